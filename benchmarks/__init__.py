@@ -1,0 +1,1 @@
+"""cachekit benchmark harness (benchmark-only; not shipped). Run: bash benchmarks/run.sh."""

@@ -1,0 +1,135 @@
+"""``import cachekit`` wall time in a fresh interpreter, beside ``import litellm``.
+
+Each round runs ``python -c pass`` and ``python -c "import X"`` (order rotated) in fresh
+subprocesses of the benchmark venv's interpreter; a row's time is its wall time minus
+the same round's bare-interpreter time. The xfloor column is the per-round ratio of the
+total wall times. One extra ``-X importtime`` run names cachekit's heaviest imports.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks.harness import Row, Settings, Target, Workload, percentile
+
+ORDER = 30
+NAME = "import time (fresh interpreter)"
+
+CASES: list[tuple[str, str, bool]] = [
+    ("python -c pass", "pass", True),
+    ("import cachekit", "import cachekit; cachekit.Cache", False),
+    ("import litellm", "import litellm; litellm.Cache", False),
+]
+TARGET = Target("≤ 100 ms", median_max=100e6)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _time_run(code: str, cwd: str) -> int:
+    t0 = time.perf_counter_ns()
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter_ns() - t0
+
+
+def heaviest_imports(module: str, cwd: str, top: int = 3) -> str:
+    """Top-level packages with the largest cumulative -X importtime under ``module``."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    costs: dict[str, int] = {}
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        try:
+            _, cumulative, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
+        except ValueError:
+            continue
+        if "." in name or name.startswith(module):
+            continue
+        costs[name] = max(costs.get(name, 0), int(cumulative))
+    ranked = sorted(costs.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in ranked)
+
+
+def measure(settings: Settings) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as cwd:
+        live: list[tuple[str, str, bool]] = []
+        for name, code, floor in CASES:
+            try:  # warm-up: also writes the .pyc files
+                _time_run(code, cwd)
+                live.append((name, code, floor))
+            except subprocess.CalledProcessError:
+                reason = "import fails in the bench venv"
+                rows.append(Row(NAME, name, unavailable=reason, floor=floor))
+        if not any(floor for _, _, floor in live):
+            return rows
+        totals: dict[str, list[int]] = {name: [] for name, _, _ in live}
+        for r in range(settings.import_rounds):
+            k = r % len(live)
+            for name, code, _ in live[k:] + live[:k]:
+                totals[name].append(_time_run(code, cwd))
+        floor_name = next(name for name, _, floor in live if floor)
+        base = totals[floor_name]
+        try:
+            heavy = heaviest_imports("cachekit", cwd)
+        except subprocess.CalledProcessError:
+            heavy = ""
+        for name, _, floor in live:
+            if floor:
+                rows.append(
+                    Row(
+                        NAME,
+                        name,
+                        statistics.median(base),
+                        percentile([float(t) for t in base], 99),
+                        floor=True,
+                        note="interpreter start-up (absolute)",
+                    )
+                )
+                continue
+            net = [float(t - b) for t, b in zip(totals[name], base, strict=True)]
+            ratio = statistics.median(t / b for t, b in zip(totals[name], base, strict=True))
+            is_cachekit = "cachekit" in name
+            note = "net of start-up"
+            if is_cachekit and heavy:
+                note += f"; heaviest imports: {heavy}"
+            rows.append(
+                Row(
+                    NAME,
+                    name,
+                    statistics.median(net),
+                    percentile(net, 99),
+                    ratio,
+                    target=TARGET if is_cachekit else None,
+                    note=note,
+                )
+            )
+    order = {name: i for i, (name, _, _) in enumerate(CASES)}
+    rows.sort(key=lambda row: order[row.impl])
+    return rows
+
+
+WORKLOADS = [Workload(NAME, measure=measure, target=TARGET)]

@@ -1,0 +1,73 @@
+"""cachekit: an async-first cache for LLM API calls.
+
+Public surface (everything else lives in private ``_modules``)::
+
+    from cachekit import Cache
+    cache = Cache(type="local", ttl=3600)
+    await cache.aset("k", {"answer": 42}); await cache.aget("k")
+
+Backends are plugins found through the ``cachekit`` entry-point group; see
+:mod:`cachekit.hookspecs` for every hook and :class:`AsyncBackend` for the
+storage interface. Backend contract tests live in :mod:`cachekit.testing`.
+"""
+
+from __future__ import annotations
+
+from cachekit._backend import AsyncBackend
+from cachekit._cache import DEFAULT_TIMEOUT, Cache
+from cachekit._controls import CacheControls
+from cachekit._envelope import Entry
+from cachekit._events import CacheEvent
+from cachekit._keys import EXCLUDED_PARAMS, KEY_PREFIX
+from cachekit._local import LocalBackend
+from cachekit._plugins import (
+    BackendInfo,
+    PluginFailure,
+    backend_registry,
+    build_plugin_manager,
+    get_plugin_manager,
+    plugin_failures,
+)
+from cachekit._stats import CacheStats
+from cachekit.exceptions import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CacheKitError,
+    ConfigurationError,
+    EntryError,
+    PluginError,
+    UnknownBackendError,
+)
+from cachekit.hookspecs import hookimpl, hookspec
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EXCLUDED_PARAMS",
+    "KEY_PREFIX",
+    "AsyncBackend",
+    "BackendError",
+    "BackendInfo",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "Cache",
+    "CacheControls",
+    "CacheEvent",
+    "CacheKitError",
+    "CacheStats",
+    "ConfigurationError",
+    "Entry",
+    "EntryError",
+    "LocalBackend",
+    "PluginError",
+    "PluginFailure",
+    "UnknownBackendError",
+    "backend_registry",
+    "build_plugin_manager",
+    "get_plugin_manager",
+    "hookimpl",
+    "hookspec",
+    "plugin_failures",
+]
+
+__version__ = "0.1.0"

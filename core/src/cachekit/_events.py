@@ -1,0 +1,76 @@
+"""Cache events and the one helper that delivers them to observers."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pluggy
+
+__all__ = ["CacheEvent", "EventKind", "emit"]
+
+logger = logging.getLogger("cachekit")
+
+EventKind = Literal["hit", "miss", "store", "error"]
+
+#: Set while a coroutine is being driven without an event loop (the sync face over
+#: an in-process backend); an async observer is then run on the private loop thread.
+INLINE: ContextVar[Callable[[Awaitable[Any]], Any] | None] = ContextVar(
+    "cachekit_inline", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEvent:
+    """What an observer receives. Immutable; carries no credentials.
+
+    ``key`` is the full storage key as ``get_cache_key`` returns it; ``call_type``
+    is the call family (``"completion"`` for ``acompletion`` too; ``"kv"`` for the
+    key-value API); ``backend`` the backend type name.
+    """
+
+    kind: EventKind
+    call_type: str
+    key: str
+    namespace: str
+    backend: str
+    duration_s: float
+    age_s: float | None = None
+    similarity: float | None = None
+    ttl_s: float | None = None
+    error: BaseException | None = None
+
+
+async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:
+    """Deliver ``event`` to every ``cachekit_on_<kind>`` observer.
+
+    Sync and async observers are both accepted. An observer that raises is logged
+    and skipped. Returns how many observers failed (the caller counts them).
+    """
+    hook = getattr(pm.hook, "cachekit_on_" + event.kind)
+    impls = hook.get_hookimpls()
+    if not impls:
+        return 0
+    failures = 0
+    for impl in reversed(impls):  # pluggy order: last registered runs first
+        try:
+            result = impl.function(event=event)
+            if inspect.isawaitable(result):
+                runner = INLINE.get()
+                if runner is None:
+                    await result
+                else:
+                    runner(result)
+        except Exception:
+            failures += 1
+            logger.warning(
+                "cachekit observer %s.%s raised; ignored",
+                impl.plugin_name,
+                hook.name,
+                exc_info=True,
+            )
+    return failures

@@ -1,0 +1,212 @@
+"""Cache keys for LLM requests: canonical, delimited, namespaced, versioned.
+
+A key is ``cachekit:v1:<namespace>:<family>:<sha256>``. The digest covers the
+call family and every request parameter except a deny-list of transport,
+credential and bookkeeping parameters: an unknown (new) provider parameter is
+always part of the key, because a cache that drops a parameter which changes the
+answer serves wrong answers.
+
+Canonical form: the parameters are turned into plain JSON values (dict order,
+tuple-vs-list, ``None``-valued fields, ``1.0``-vs-``1`` and pydantic models vs
+their dict form do not matter) and serialised as compact JSON with sorted keys.
+JSON is delimited and escaped, so no pair of different requests can produce the
+same bytes (no string concatenation of values anywhere).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cachekit.exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "EXCLUDED_PARAMS",
+    "KEY_PREFIX",
+    "call_family",
+    "canonical_params",
+    "derive_key",
+    "infer_call_type",
+    "namespace_prefix",
+    "validate_namespace",
+]
+
+FORMAT_VERSION = "v1"
+KEY_PREFIX = f"cachekit:{FORMAT_VERSION}:"
+DEFAULT_NAMESPACE = "default"
+
+#: Call families; ``a<family>`` is the async twin and shares its entries.
+FAMILIES = frozenset(
+    {
+        "completion",
+        "text_completion",
+        "embedding",
+        "transcription",
+        "translation",
+        "image_generation",
+        "speech",
+        "moderation",
+        "rerank",
+        "responses",
+        "kv",
+    }
+)
+
+#: Parameters that never change the provider's answer: credentials, transport,
+#: retries, headers, bookkeeping, and the ``cache`` controls themselves.
+EXCLUDED_PARAMS = frozenset(
+    {
+        # credentials
+        "api_key",
+        "azure_ad_token",
+        "azure_ad_token_provider",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_profile_name",
+        "vertex_credentials",
+        "organization",
+        # transport and retries
+        "timeout",
+        "request_timeout",
+        "stream_timeout",
+        "connect_timeout",
+        "max_retries",
+        "num_retries",
+        "retry_policy",
+        "headers",
+        "extra_headers",
+        "default_headers",
+        "client",
+        "http_client",
+        # bookkeeping
+        "metadata",
+        "litellm_metadata",
+        "litellm_call_id",
+        "litellm_logging_obj",
+        "logger_fn",
+        "proxy_server_request",
+        "caching",
+        "cache",
+        "call_type",
+    }
+)
+
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def validate_namespace(namespace: object) -> str:
+    """Return ``namespace`` if it is usable in a key, else raise ``ConfigurationError``.
+
+    Letters, digits, ``_``, ``.`` and ``-`` only (at most 128): a ``:`` would let one
+    namespace's prefix match another's keys.
+    """
+    if not isinstance(namespace, str) or _NAMESPACE_RE.fullmatch(namespace) is None:
+        raise ConfigurationError(
+            f"namespace must be 1-128 characters of letters, digits, '_', '.' or '-'; "
+            f"got {namespace!r}"
+        )
+    return namespace
+
+
+def namespace_prefix(namespace: str) -> str:
+    """The prefix every key of ``namespace`` starts with (what ``clear`` removes)."""
+    return f"{KEY_PREFIX}{namespace}:"
+
+
+def call_family(call_type: str) -> str:
+    """``"acompletion"`` → ``"completion"``; a family or an unknown type is returned as is."""
+    if call_type in FAMILIES:
+        return call_type
+    if call_type[:1] == "a" and call_type[1:] in FAMILIES:
+        return call_type[1:]
+    return call_type
+
+
+def infer_call_type(params: Mapping[str, Any]) -> str:
+    """Guess the family of a request that does not name one (LiteLLM's ``get_cache_key``)."""
+    explicit = params.get("call_type")
+    if isinstance(explicit, str) and explicit:
+        return call_family(explicit)
+    if "messages" in params:
+        return "completion"
+    if "input" in params:
+        return "embedding"
+    if "file" in params:
+        return "transcription"
+    if "prompt" in params:
+        return "text_completion"
+    return "completion"
+
+
+def _plain(obj: Any) -> Any:
+    """Turn ``obj`` into plain JSON values in canonical form (see the module docstring)."""
+    cls = type(obj)
+    if cls is str or cls is int or cls is bool or obj is None:
+        return obj
+    if cls is dict:
+        return {k: _plain(v) for k, v in obj.items() if v is not None}
+    if cls is list or cls is tuple:
+        return [_plain(v) for v in obj]
+    if cls is float:
+        return int(obj) if obj.is_integer() else obj
+    return _special(obj)
+
+
+def _special(obj: Any) -> Any:
+    if isinstance(obj, bool | int | str):
+        return obj if type(obj) in (bool, int, str) else _plain(_base_value(obj))
+    if isinstance(obj, float):
+        return _plain(float(obj))
+    if hasattr(obj, "model_dump"):  # pydantic v2 models (OpenAI / LiteLLM objects)
+        return _plain(obj.model_dump(mode="json", exclude_none=True))
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return {"$bytes.sha256": hashlib.sha256(obj).hexdigest()}
+    if isinstance(obj, set | frozenset):
+        items = [_plain(v) for v in obj]
+        return sorted(items, key=lambda v: _dumps(v))
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, _dt.datetime | _dt.date | _dt.time):
+        return obj.isoformat()
+    raise ConfigurationError(
+        f"cannot derive a cache key from a {type(obj).__qualname__} value; "
+        "pass JSON-like data or a pydantic model"
+    )
+
+
+def _base_value(obj: Any) -> Any:
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    for base in (bool, int, str):
+        if isinstance(obj, base):
+            return base(obj)
+    return obj  # pragma: no cover - only reached for the bases above
+
+
+def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The request parameters that form the key, in canonical plain-JSON form."""
+    return {
+        k: _plain(v) for k, v in params.items() if v is not None and k not in EXCLUDED_PARAMS
+    }
+
+
+def derive_key(namespace: str, family: str, params: Mapping[str, Any]) -> str:
+    """The full storage key of a request whose params are already canonical."""
+    try:
+        payload = _dumps([family, params]).encode("utf-8", "surrogatepass")
+    except (TypeError, ValueError) as exc:  # NaN/inf, mixed-type dict keys
+        raise ConfigurationError(f"cannot derive a cache key: {exc}") from None
+    return f"{KEY_PREFIX}{namespace}:{family}:{hashlib.sha256(payload).hexdigest()}"

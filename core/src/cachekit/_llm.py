@@ -1,0 +1,242 @@
+"""The LLM-call API of ``Cache`` (LiteLLM's names), fail-open by design.
+
+``get_cache_key(**kwargs)``, ``async_get_cache(**kwargs)``,
+``async_add_cache(result, **kwargs)`` and the sync ``get_cache``/``add_cache``.
+Assigning ``cache.get_cache_key``/``cache.get_cache``/``cache.add_cache`` replaces
+the behaviour on every path, sync and async (as LiteLLM documents); an override
+that calls the original method reaches the built-in behaviour, not itself.
+
+A backend failure or a corrupt entry never raises from here: it becomes a miss
+(or a skipped write) plus an error event. Invalid ``cache={...}`` controls do
+raise ``ValueError``, before any I/O.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
+from cachekit._envelope import Entry, encode_entry
+from cachekit._keys import call_family, canonical_params, derive_key, infer_call_type
+from cachekit.exceptions import BackendError, PluginError
+
+if TYPE_CHECKING:
+    from cachekit._cache import Cache
+
+__all__ = ["DEFAULT_CALL_TYPES", "LLMCallsMixin", "Request"]
+
+T = TypeVar("T")
+
+DEFAULT_CALL_TYPES = (
+    "completion",
+    "acompletion",
+    "text_completion",
+    "atext_completion",
+    "embedding",
+    "aembedding",
+    "transcription",
+    "atranscription",
+    "translation",
+    "atranslation",
+    "responses",
+    "aresponses",
+)
+
+_perf = time.perf_counter
+
+#: Which overridable methods are running a user override right now (re-entry guard).
+_IN_OVERRIDE: ContextVar[frozenset[str]] = ContextVar("cachekit_in_override", default=frozenset())
+
+
+@dataclass
+class Request:
+    """One LLM request as the cache sees it."""
+
+    call_type: str
+    kwargs: dict[str, Any]
+    controls: CacheControls
+    key: str = ""
+    params: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class LLMCallsMixin:
+    """LLM-call methods of :class:`cachekit.Cache`."""
+
+    supported_call_types: list[str]
+
+    def _init_llm_calls(self) -> None:
+        self._supported = frozenset(self.supported_call_types) | frozenset(
+            call_family(c) for c in self.supported_call_types
+        )
+
+    def supports(self, call_type: str) -> bool:
+        """Whether ``call_type`` (or its family) is cached by this cache."""
+        return call_type in self._supported
+
+    def _override(self, name: str) -> Callable[..., Any] | None:
+        fn = self.__dict__.get(name)
+        if fn is None or name in _IN_OVERRIDE.get():
+            return None
+        return fn  # type: ignore[no-any-return]
+
+    async def _call_override(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {name})
+        try:
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        finally:
+            _IN_OVERRIDE.reset(token)
+
+    # -- keys ------------------------------------------------------------------
+    def get_cache_key(self: Cache, **kwargs: Any) -> str:
+        """The storage key of a request (``cache={"namespace": ...}`` is honoured)."""
+        controls = CacheControls.parse(kwargs.get("cache"))
+        return self._derive(infer_call_type(kwargs), kwargs, controls)[0]
+
+    def _derive(
+        self: Cache, family: str, kwargs: dict[str, Any], controls: CacheControls
+    ) -> tuple[str, dict[str, Any]]:
+        params = canonical_params(kwargs)
+        impls = self.plugins.hook.cachekit_key_params.get_hookimpls()
+        for impl in reversed(impls):
+            changed = impl.function(call_type=family, params=params)
+            if changed is not None:
+                if not isinstance(changed, dict):
+                    raise PluginError(f"{impl.plugin_name}: cachekit_key_params must return a dict")
+                params = canonical_params(changed)
+        return derive_key(controls.namespace or self.namespace, family, params), params
+
+    def _request(self: Cache, call_type: str, kwargs: dict[str, Any], controls: CacheControls) -> Request:
+        """Build the request; raises ``CacheKitError`` when no key can be derived."""
+        family = call_family(call_type)
+        request = Request(family, kwargs, controls)
+        override = self._override("get_cache_key")
+        if override is None:
+            request.key, request.params = self._derive(family, kwargs, controls)
+        else:
+            token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {"get_cache_key"})
+            try:
+                key = override(**kwargs)
+            finally:
+                _IN_OVERRIDE.reset(token)
+            if not isinstance(key, str) or not key:
+                raise PluginError(f"the get_cache_key override returned {key!r}, not a string")
+            request.key = self._kv_key(key, controls.namespace)
+        return request
+
+    # -- lookups and stores (the wrapper uses these too) -------------------------
+    async def _lookup(self: Cache, request: Request) -> Entry | None:
+        """Read a request's entry; every failure is a miss plus an error event."""
+        start = _perf()
+        controls = request.controls
+        if controls.no_cache:
+            return None
+        try:
+            entry = await self._read(request.key, request.call_type, start)
+        except BackendError as exc:
+            await self._notify("error", request.call_type, request.key, start, error=exc)
+            entry = None
+        if entry is not None and controls.s_maxage is not None:
+            age = self._clock() - entry.created_at
+            if controls.s_maxage == 0 or age > controls.s_maxage:
+                entry = None
+        if entry is None:
+            await self._notify("miss", request.call_type, request.key, start)
+            return None
+        await self._notify(
+            "hit", request.call_type, request.key, start, age_s=self._clock() - entry.created_at
+        )
+        return entry
+
+    def _hook_ttl(self: Cache, request: Request, result: Any) -> float | None:
+        if not self.plugins.hook.cachekit_entry_ttl.get_hookimpls():
+            return None
+        params = request.params if request.params is not None else canonical_params(request.kwargs)
+        chosen = self.plugins.hook.cachekit_entry_ttl(
+            call_type=request.call_type, params=params, result=result
+        )
+        return validate_ttl(chosen, "cachekit_entry_ttl result")
+
+    async def _store(self: Cache, request: Request, result: Any) -> bool:
+        """Write a result unless controls forbid it; failures become error events."""
+        controls = request.controls
+        if controls.no_store:
+            return False
+        start = _perf()
+        try:
+            hook_ttl = None if controls.ttl is not None else self._hook_ttl(request, result)
+            ttl = resolve_ttl(controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
+            if ttl == 0:
+                return False
+            raw = encode_entry(
+                result,
+                call_type=request.call_type,
+                created_at=self._clock(),
+                ttl=ttl,
+                meta=request.meta or None,
+            )
+            await self._io("set", self._backend.set, request.key, raw, ttl)
+        except Exception as exc:  # fail-open: a broken store or hook never breaks the call
+            await self._notify("error", request.call_type, request.key, start, error=exc)
+            return False
+        await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
+        return True
+
+    async def _prepare(self: Cache, kwargs: dict[str, Any]) -> Request | None:
+        """Validate controls (raising), then derive the key (fail-open)."""
+        controls = CacheControls.parse(kwargs.get("cache"))
+        call_type = kwargs.get("call_type")
+        if not isinstance(call_type, str):
+            call_type = infer_call_type(kwargs)
+        if not self.supports(call_type):
+            return None
+        start = _perf()
+        try:
+            return self._request(call_type, kwargs, controls)
+        except Exception as exc:  # an un-keyable request or a broken key hook: no caching
+            await self._notify("error", call_family(call_type), "", start, error=exc)
+            return None
+
+    # -- LiteLLM names ---------------------------------------------------------
+    async def async_get_cache(self: Cache, **kwargs: Any) -> Any:
+        """The cached result of a request, or ``None`` (a miss, or a backend problem)."""
+        override = self._override("get_cache")
+        if override is not None:
+            return await self._call_override("get_cache", override, **kwargs)
+        request = await self._prepare(kwargs)
+        if request is None:
+            return None
+        entry = await self._lookup(request)
+        return None if entry is None else entry.value
+
+    async def async_add_cache(self: Cache, result: Any, **kwargs: Any) -> None:
+        """Store ``result`` as the answer to the request described by ``kwargs``."""
+        override = self._override("add_cache")
+        if override is not None:
+            await self._call_override("add_cache", override, result, **kwargs)
+            return
+        request = await self._prepare(kwargs)
+        if request is not None:
+            await self._store(request, result)
+
+    def get_cache(self: Cache, **kwargs: Any) -> Any:
+        """Sync twin of :meth:`async_get_cache`."""
+        return self._run(self.async_get_cache(**kwargs))
+
+    def add_cache(self: Cache, result: Any, **kwargs: Any) -> None:
+        """Sync twin of :meth:`async_add_cache`."""
+        self._run(self.async_add_cache(result, **kwargs))
+
+    # Declared for the type checker; implemented by Cache.
+    if TYPE_CHECKING:
+
+        def _run(self, coro: Coroutine[Any, Any, T]) -> T: ...
+

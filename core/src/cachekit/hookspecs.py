@@ -1,0 +1,133 @@
+"""Every hook of cachekit, declared and documented in one place.
+
+Plugins are plain modules or objects whose functions are marked with
+``@cachekit.hookimpl`` and whose names match the specs below. They are found
+through the ``cachekit`` entry-point group (the value may be a module or an
+object) or registered at run time with ``cache.plugins.register(obj)``.
+
+Hooks are synchronous and cheap: they *register* things and *decide* things. I/O
+lives in backend methods, which are async. The observer hooks are the one
+exception: an observer may be ``async def``; cachekit awaits what is awaitable.
+
+Call order follows pluggy: the most recently registered implementation runs
+first. Unless a spec says "first result wins", every implementation runs.
+
+Failures are contained: a plugin whose registration hook raises is reported
+(logged, listed by ``cachekit backends``) and skipped; an observer that raises is
+logged and never breaks the call it observes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cachekit._events import CacheEvent
+
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "hookspec",
+]
+
+#: The entry-point group, the pluggy project name and the marker name are one name.
+PROJECT_NAME = "cachekit"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: ``register(name, factory)``: a factory is called with the backend's options as
+#: keyword arguments and returns an :class:`cachekit.AsyncBackend`.
+RegisterBackend = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def cachekit_register_backends(register: RegisterBackend) -> None:
+    """Register storage backend types.
+
+    Call ``register(name, factory)`` once per type, e.g.
+    ``register("s3", S3Backend)``. ``factory(**options)`` must return an
+    :class:`cachekit.AsyncBackend`; it receives the keyword options given to
+    ``Cache(type=name, ...)`` that are meant for the backend (LiteLLM names such
+    as ``host``, ``s3_bucket_name``, ``disk_cache_dir`` and any ``**backend_options``)
+    and must raise :class:`cachekit.ConfigurationError` for an option it does not
+    accept. Registering a name twice is an error reported for the later plugin.
+
+    Returns nothing. Every implementation runs; one that raises is reported and
+    skipped.
+    """
+
+
+@hookspec
+def cachekit_register_embedders(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register text embedders for the semantic backends.
+
+    Call ``register(name, factory)``; ``factory(**options)`` returns an async
+    callable ``(texts: list[str]) -> list[list[float]]``. ``Cache(embedder="name")``
+    selects one. Returns nothing; every implementation runs.
+    """
+
+
+@hookspec
+def cachekit_key_params(call_type: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Adjust the request parameters that go into a cache key.
+
+    ``call_type`` is the call family (``"completion"`` for ``acompletion`` too);
+    ``params`` is the request's keyword arguments after the ``cache`` controls and
+    the built-in deny-list (credentials, timeouts, headers, metadata…) were
+    removed. Return a new dict to replace the params for the implementations that
+    follow and for the digest, or ``None`` to leave them unchanged. Do not mutate
+    ``params`` in place. Every implementation runs, each seeing the previous
+    result. Keep in mind that dropping a parameter that changes the answer makes
+    the cache serve wrong answers.
+    """
+
+
+@hookspec(firstresult=True)
+def cachekit_entry_ttl(call_type: str, params: dict[str, Any], result: Any) -> float | None:
+    """Choose the lifetime, in seconds, of an entry about to be stored.
+
+    Called for LLM-call entries (not for the key-value API). Return a float
+    (``0`` means "do not store") or ``None`` to have no opinion. **First result
+    wins.** Precedence: a per-call ``cache={"ttl": ...}`` beats this hook, and this
+    hook beats ``Cache(ttl=...)`` and the backend's default. A negative or
+    non-numeric value is reported as an error event and ignored.
+    """
+
+
+@hookspec
+def cachekit_on_hit(event: CacheEvent) -> None:
+    """Observe a cache hit. ``event`` also carries ``age_s`` and, when semantic, ``similarity``.
+
+    May be ``async def``. Every implementation runs; one that raises is logged and
+    never breaks the call.
+    """
+
+
+@hookspec
+def cachekit_on_miss(event: CacheEvent) -> None:
+    """Observe a cache miss (including entries rejected as expired or by ``s-maxage``).
+
+    May be ``async def``. Every implementation runs; one that raises is logged.
+    """
+
+
+@hookspec
+def cachekit_on_store(event: CacheEvent) -> None:
+    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given.
+
+    May be ``async def``. Every implementation runs; one that raises is logged.
+    """
+
+
+@hookspec
+def cachekit_on_error(event: CacheEvent) -> None:
+    """Observe a failure that cachekit absorbed: a backend error or timeout, a corrupt
+    entry, a misbehaving hook. ``event.error`` is the exception (already mapped into
+    :mod:`cachekit.exceptions`).
+
+    May be ``async def``. Every implementation runs; one that raises is logged.
+    """
