@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-import os
+import pluggy
+import pytest
 
-# Hermetic plugin manager in core tests: only the built-in plugins, never whatever
-# entry points happen to be installed in the environment.
-os.environ.setdefault("CACHEKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+from cachekit import build_plugin_manager
+
+
+@pytest.fixture
+def pm() -> pluggy.PluginManager:
+    """A hermetic plugin manager: the built-in plugins only, no entry points."""
+    return build_plugin_manager(autoload=False)
