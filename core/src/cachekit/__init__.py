@@ -18,6 +18,14 @@ from cachekit._cache import DEFAULT_TIMEOUT, Cache
 from cachekit._controls import CacheControls
 from cachekit._envelope import Entry
 from cachekit._events import CacheEvent
+from cachekit._global import (
+    CacheScope,
+    cached,
+    current_cache,
+    disable_cache,
+    enable_cache,
+    update_cache,
+)
 from cachekit._keys import EXCLUDED_PARAMS, KEY_PREFIX
 from cachekit._local import LocalBackend
 from cachekit._plugins import (
@@ -54,6 +62,7 @@ __all__ = [
     "CacheControls",
     "CacheEvent",
     "CacheKitError",
+    "CacheScope",
     "CacheStats",
     "ConfigurationError",
     "Entry",
@@ -64,10 +73,15 @@ __all__ = [
     "UnknownBackendError",
     "backend_registry",
     "build_plugin_manager",
+    "cached",
+    "current_cache",
+    "disable_cache",
+    "enable_cache",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
     "plugin_failures",
+    "update_cache",
 ]
 
 __version__ = "0.1.0"

@@ -19,11 +19,14 @@ import anyio
 import pluggy
 
 from cachekit._backend import AsyncBackend
+from cachekit._breaker import CircuitBreaker
 from cachekit._controls import validate_ttl
 from cachekit._envelope import Entry, decode_entry, encode_entry
 from cachekit._events import CacheEvent, EventKind, emit
 from cachekit._keys import DEFAULT_NAMESPACE, KEY_PREFIX, namespace_prefix, validate_namespace
-from cachekit._llm import LLMCallsMixin, DEFAULT_CALL_TYPES
+from cachekit._llm import DEFAULT_CALL_TYPES, BatchCallsMixin, LLMCallsMixin
+from cachekit._singleflight import AsyncSingleFlight, SyncSingleFlight
+from cachekit._wrapper import wrap
 from cachekit._plugins import get_plugin_manager, resolve_backend
 from cachekit._stats import CacheStats, StatsRecorder
 from cachekit._sync import run_inline, run_on_loop_thread
@@ -31,6 +34,8 @@ from cachekit._urls import options_from_url
 from cachekit.exceptions import (
     BackendError,
     BackendTimeoutError,
+    BackendUnavailableError,
+    CacheKitError,
     ConfigurationError,
     EntryError,
 )
@@ -74,7 +79,7 @@ _BACKEND_KEYWORDS = (
 )
 
 
-class Cache(LLMCallsMixin):
+class Cache(LLMCallsMixin, BatchCallsMixin):
     """A cache in front of one storage backend.
 
     ``type`` names a registered backend (``cachekit backends`` lists them). Every
@@ -82,9 +87,10 @@ class Cache(LLMCallsMixin):
     (``host``, ``s3_bucket_name``, ``disk_cache_dir``, ``max_size``…) are passed to
     its factory. ``ttl`` is the default lifetime in seconds, ``namespace`` isolates
     entries (``aclear`` removes only this namespace), ``timeout`` bounds each
-    backend operation, ``plugins`` selects a plugin manager and ``clock`` (a
-    ``() -> float`` of wall-clock seconds) is injectable for tests; it is also given
-    to backend factories that accept a ``clock`` option.
+    backend operation, ``plugins`` selects a plugin manager, ``breaker`` tunes the
+    circuit breaker (``threshold``, ``cooldown``, ``max_cooldown`` seconds) and
+    ``clock`` (a ``() -> float`` of wall-clock seconds) is injectable for tests; it
+    is also given to backend factories that accept a ``clock`` option.
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class Cache(LLMCallsMixin):
         timeout: float | None = DEFAULT_TIMEOUT,
         plugins: pluggy.PluginManager | None = None,
         clock: Callable[[], float] | None = None,
+        breaker: Mapping[str, Any] | None = None,
         similarity_threshold: float | None = None,
         host: str | None = None,
         port: int | str | None = None,
@@ -138,8 +145,26 @@ class Cache(LLMCallsMixin):
         options = {k: given[k] for k in _BACKEND_KEYWORDS if given[k] is not None}
         options.update(backend_options)
         self.type = type
-        self._backend = self._make_backend(type, options, clock)
+        #: What this cache was built from, so ``update_cache`` can rebuild it.
+        self._options: dict[str, Any] = {
+            "type": type,
+            "ttl": ttl,
+            "namespace": namespace,
+            "timeout": timeout,
+            "supported_call_types": supported_call_types,
+            "plugins": plugins,
+            "clock": clock,
+            "breaker": breaker,
+            **options,
+        }
+        try:
+            self._breaker = CircuitBreaker(**(breaker or {}))
+        except TypeError as exc:
+            raise ConfigurationError(f"Cache(breaker=) has an unknown setting: {exc}") from None
+        self._backend = self._make_backend(type, dict(options), clock)
         self._stats = StatsRecorder()
+        self._flights = AsyncSingleFlight()
+        self._sync_flights = SyncSingleFlight()
         # Hook callers are fixed once the specs are added; their implementations are
         # read on every use, so plugins registered later are seen at once.
         self._observers = {
@@ -175,6 +200,18 @@ class Cache(LLMCallsMixin):
         options.update(overrides)
         return cls(**options)
 
+    def cached(
+        self, call_type: str, *, response_type: type[Any] | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorate a provider function (sync, async, generator or async generator)
+        called with OpenAI-style keyword arguments so its results go through this cache.
+        ``response_type`` (or the function's pydantic return annotation) rebuilds hits."""
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return wrap(lambda: self, call_type, fn, response_type)
+
+        return decorate
+
     @property
     def backend(self) -> AsyncBackend:
         """The storage backend instance."""
@@ -185,19 +222,40 @@ class Cache(LLMCallsMixin):
 
     # -- the one chokepoint for backend I/O ------------------------------------
     async def _io(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run one backend operation under the timeout, mapping every failure into
-        :class:`BackendError`. In-process (``inline``) backends skip the timeout."""
+        """Run one backend operation: circuit breaker, timeout, error mapping.
+
+        In-process (``inline``) backends skip the breaker and the timeout. Every
+        failure leaves as a :class:`CacheKitError` (client exceptions become
+        :class:`BackendError`)."""
+        if self._backend.inline:
+            try:
+                return await call(*args)
+            except CacheKitError:
+                raise
+            except Exception as exc:
+                raise BackendError(f"{self.type} {op} failed: {type(exc).__name__}: {exc}") from exc
+        breaker = self._breaker
+        if not breaker.allow():
+            raise BackendUnavailableError(
+                f"{self.type} backend is failing; circuit open, skipping {op} without I/O"
+            )
         try:
-            if self._backend.inline or self.timeout is None:
-                return await call(*args)
-            with anyio.fail_after(self.timeout):
-                return await call(*args)
-        except BackendError:
+            if self.timeout is None:
+                result = await call(*args)
+            else:
+                with anyio.fail_after(self.timeout):
+                    result = await call(*args)
+        except CacheKitError:
+            breaker.failure()
             raise
         except TimeoutError:
+            breaker.failure()
             raise BackendTimeoutError(f"{self.type} {op} took longer than {self.timeout} s") from None
         except Exception as exc:
+            breaker.failure()
             raise BackendError(f"{self.type} {op} failed: {type(exc).__name__}: {exc}") from exc
+        breaker.success()
+        return result
 
     def _observed(self, kind: EventKind) -> bool:
         return bool(self._observers[kind].get_hookimpls())

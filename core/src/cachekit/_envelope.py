@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from cachekit.exceptions import ConfigurationError, EntryError
 
-__all__ = ["ENVELOPE_MAGIC", "Entry", "decode_entry", "encode_entry"]
+__all__ = ["ENVELOPE_MAGIC", "Entry", "decode_entry", "encode_entry", "to_json_value"]
 
 ENVELOPE_MAGIC = "cachekit/1"
 
@@ -40,6 +40,12 @@ def _default(obj: Any) -> Any:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default).encode
 _scan = json.JSONDecoder().scan_once
 _new = tuple.__new__
+
+
+def to_json_value(value: Any) -> Any:
+    """``value`` with a top-level pydantic model replaced by its JSON form."""
+    dump = getattr(value, "model_dump", None)
+    return value if dump is None else dump(mode="json")
 
 
 class Entry(NamedTuple):

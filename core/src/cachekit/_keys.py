@@ -19,6 +19,7 @@ import datetime as _dt
 import enum
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -196,11 +197,37 @@ def _base_value(obj: Any) -> Any:
     return obj  # pragma: no cover - only reached for the bases above
 
 
+def _file_digest(value: Any) -> Any:
+    """Audio/files are keyed by their content, never by their name.
+
+    Accepts bytes, a file object (read and rewound), a path, or OpenAI's tuple
+    form ``(filename, content[, content_type])``.
+    """
+    if isinstance(value, tuple | list) and len(value) >= 2:
+        value = value[1]
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isfile(value)):
+        with open(value, "rb") as fh:  # noqa: PTH123 - a path given as the request's file
+            value = fh.read()
+    read = getattr(value, "read", None)
+    if read is not None:
+        tell, seek = getattr(value, "tell", None), getattr(value, "seek", None)
+        position = tell() if tell is not None else None
+        value = read()
+        if seek is not None and position is not None:
+            seek(position)
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes.sha256": hashlib.sha256(value).hexdigest()}
+    return _plain(value)
+
+
 def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The request parameters that form the key, in canonical plain-JSON form."""
-    return {
-        k: _plain(v) for k, v in params.items() if v is not None and k not in EXCLUDED_PARAMS
-    }
+    out = {k: _plain(v) for k, v in params.items() if v is not None and k not in EXCLUDED_PARAMS and k != "file"}
+    if params.get("file") is not None:
+        out["file"] = _file_digest(params["file"])
+    return out
 
 
 def derive_key(namespace: str, family: str, params: Mapping[str, Any]) -> str:

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
 from cachekit._envelope import Entry, encode_entry
 from cachekit._keys import call_family, canonical_params, derive_key, infer_call_type
-from cachekit.exceptions import BackendError, PluginError
+from cachekit.exceptions import BackendError, CacheKitError, PluginError
 
 if TYPE_CHECKING:
     from cachekit._cache import Cache
 
-__all__ = ["DEFAULT_CALL_TYPES", "LLMCallsMixin", "Request"]
+__all__ = ["DEFAULT_CALL_TYPES", "BatchCallsMixin", "LLMCallsMixin", "Request"]
 
 T = TypeVar("T")
 
@@ -141,7 +141,7 @@ class LLMCallsMixin:
             return None
         try:
             entry = await self._read(request.key, request.call_type, start)
-        except BackendError as exc:
+        except CacheKitError as exc:  # fail-open: an outage or a bad store is a miss
             await self._notify("error", request.call_type, request.key, start, error=exc)
             entry = None
         if entry is not None and controls.s_maxage is not None:
@@ -190,20 +190,58 @@ class LLMCallsMixin:
         await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
         return True
 
-    async def _prepare(self: Cache, kwargs: dict[str, Any]) -> Request | None:
-        """Validate controls (raising), then derive the key (fail-open)."""
-        controls = CacheControls.parse(kwargs.get("cache"))
-        call_type = kwargs.get("call_type")
-        if not isinstance(call_type, str):
-            call_type = infer_call_type(kwargs)
-        if not self.supports(call_type):
-            return None
-        start = _perf()
+    def _prepare(
+        self: Cache, call_type: str, kwargs: dict[str, Any], controls: CacheControls
+    ) -> Request | Exception:
+        """Derive the request's key, or return why not (the caller reports it; fail-open)."""
         try:
             return self._request(call_type, kwargs, controls)
         except Exception as exc:  # an un-keyable request or a broken key hook: no caching
-            await self._notify("error", call_family(call_type), "", start, error=exc)
+            return exc
+
+    async def _begin(
+        self: Cache, kwargs: dict[str, Any], call_type: str | None = None
+    ) -> Request | None:
+        """Validate controls (raising ``ValueError``), then derive the key (fail-open)."""
+        controls = CacheControls.parse(kwargs.get("cache"))
+        if call_type is None:
+            explicit = kwargs.get("call_type")
+            call_type = explicit if isinstance(explicit, str) else infer_call_type(kwargs)
+        if not self.supports(call_type):
             return None
+        request = self._prepare(call_type, kwargs, controls)
+        if isinstance(request, Exception):
+            await self._notify("error", call_family(call_type), "", _perf(), error=request)
+            return None
+        return request
+
+    async def _fetch(self: Cache, request: Request) -> tuple[bool, Any, dict[str, Any] | None]:
+        """``(hit, value, meta)`` for a request, honouring a ``get_cache`` override."""
+        getter = self._override("get_cache")
+        if getter is None:
+            entry = await self._lookup(request)
+            return (False, None, None) if entry is None else (True, entry.value, entry.meta)
+        if request.controls.no_cache:
+            return False, None, None
+        try:
+            value = await self._call_override("get_cache", getter, **request.kwargs)
+        except Exception as exc:
+            await self._notify("error", request.call_type, request.key, _perf(), error=exc)
+            return False, None, None
+        return value is not None, value, None
+
+    async def _save(self: Cache, request: Request, result: Any) -> None:
+        """Store a fresh result, honouring an ``add_cache`` override (fail-open)."""
+        adder = self._override("add_cache")
+        if adder is None:
+            await self._store(request, result)
+            return
+        if request.controls.no_store:
+            return
+        try:
+            await self._call_override("add_cache", adder, result, **request.kwargs)
+        except Exception as exc:
+            await self._notify("error", request.call_type, request.key, _perf(), error=exc)
 
     # -- LiteLLM names ---------------------------------------------------------
     async def async_get_cache(self: Cache, **kwargs: Any) -> Any:
@@ -211,7 +249,7 @@ class LLMCallsMixin:
         override = self._override("get_cache")
         if override is not None:
             return await self._call_override("get_cache", override, **kwargs)
-        request = await self._prepare(kwargs)
+        request = await self._begin(kwargs)
         if request is None:
             return None
         entry = await self._lookup(request)
@@ -223,7 +261,7 @@ class LLMCallsMixin:
         if override is not None:
             await self._call_override("add_cache", override, result, **kwargs)
             return
-        request = await self._prepare(kwargs)
+        request = await self._begin(kwargs)
         if request is not None:
             await self._store(request, result)
 
@@ -240,3 +278,64 @@ class LLMCallsMixin:
 
         def _run(self, coro: Coroutine[Any, Any, T]) -> T: ...
 
+
+
+class BatchCallsMixin:
+    """Batched reads/writes for per-item embeddings (one backend round trip each)."""
+
+    async def _fetch_many(self: Cache, requests: list[Request]) -> list[Any]:
+        """Stored values for ``requests`` in order (``None`` for each miss); fail-open."""
+        if self._override("get_cache") is not None:
+            return [v if hit else None for hit, v, _ in [await self._fetch(r) for r in requests]]
+        start = _perf()
+        keys = [r.key for r in requests]
+        try:
+            raws = await self._io("get_many", self._backend.get_many, keys)
+            if len(raws) != len(keys):
+                raise BackendError(f"{self.type} get_many returned {len(raws)} values for {len(keys)}")
+        except CacheKitError as exc:
+            await self._notify("error", requests[0].call_type, keys[0], start, error=exc)
+            raws = [None] * len(keys)
+        out: list[Any] = []
+        for request, raw in zip(requests, raws, strict=True):
+            entry = None if raw is None else await self._decode(raw, request.key, request.call_type, start)
+            s_maxage = request.controls.s_maxage
+            if entry is not None and s_maxage is not None:
+                age = self._clock() - entry.created_at
+                if s_maxage == 0 or age > s_maxage:
+                    entry = None
+            if entry is None:
+                await self._notify("miss", request.call_type, request.key, start)
+                out.append(None)
+            else:
+                age = self._clock() - entry.created_at
+                await self._notify("hit", request.call_type, request.key, start, age_s=age)
+                out.append(entry.value)
+        return out
+
+    async def _save_many(self: Cache, pairs: list[tuple[Request, Any]], whole: Any) -> None:
+        """Store several results with one lifetime (chosen once for the whole call)."""
+        if not pairs or pairs[0][0].controls.no_store:
+            return
+        if self._override("add_cache") is not None:
+            for request, value in pairs:
+                await self._save(request, value)
+            return
+        first = pairs[0][0]
+        start = _perf()
+        try:
+            hook_ttl = None if first.controls.ttl is not None else self._hook_ttl(first, whole)
+            ttl = resolve_ttl(first.controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
+            if ttl == 0:
+                return
+            now = self._clock()
+            mapping = {
+                r.key: encode_entry(v, call_type=r.call_type, created_at=now, ttl=ttl, meta=r.meta or None)
+                for r, v in pairs
+            }
+            await self._io("set_many", self._backend.set_many, mapping, ttl)
+        except Exception as exc:  # fail-open
+            await self._notify("error", first.call_type, first.key, start, error=exc)
+            return
+        for request, _ in pairs:
+            await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
