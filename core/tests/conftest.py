@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pluggy
 import pytest
-
 from cachekit import build_plugin_manager
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from cachekit import AsyncBackend, LocalBackend
 from cachekit.testing import BackendContract, FakeClock
 

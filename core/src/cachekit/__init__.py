@@ -14,7 +14,8 @@ storage interface. Backend contract tests live in :mod:`cachekit.testing`.
 from __future__ import annotations
 
 from cachekit._backend import AsyncBackend
-from cachekit._cache import DEFAULT_TIMEOUT, Cache
+from cachekit._cache import Cache
+from cachekit._core import DEFAULT_TIMEOUT
 from cachekit._controls import CacheControls
 from cachekit._envelope import Entry
 from cachekit._events import CacheEvent

@@ -17,8 +17,16 @@ __all__ = ["CircuitBreaker"]
 
 
 class CircuitBreaker:
-    __slots__ = ("_clock", "_cooldown", "_failures", "_open_until", "_probing", "base_cooldown",
-                 "max_cooldown", "threshold")
+    __slots__ = (
+        "_clock",
+        "_cooldown",
+        "_failures",
+        "_open_until",
+        "_probing",
+        "base_cooldown",
+        "max_cooldown",
+        "threshold",
+    )
 
     def __init__(
         self,

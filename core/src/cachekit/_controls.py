@@ -61,7 +61,9 @@ class CacheControls:
         if isinstance(controls, CacheControls):
             return controls
         if not isinstance(controls, Mapping):
-            raise ConfigurationError(f"cache controls must be a dict, got {type(controls).__name__}")
+            raise ConfigurationError(
+                f"cache controls must be a dict, got {type(controls).__name__}"
+            )
         unknown = [k for k in controls if k not in CONTROL_NAMES]
         if unknown:
             raise ConfigurationError(

@@ -38,7 +38,7 @@ def _default(obj: Any) -> Any:
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default).encode
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: no trailing-whitespace regex
 _new = tuple.__new__
 
 

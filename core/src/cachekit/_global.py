@@ -58,7 +58,10 @@ class CacheScope:
         return self.cache
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         global _process_default
         _scoped.reset(self._token)
@@ -69,7 +72,10 @@ class CacheScope:
         return self.cache
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
 

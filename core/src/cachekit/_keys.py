@@ -27,6 +27,7 @@ from typing import Any
 from cachekit.exceptions import ConfigurationError
 
 __all__ = [
+    "DEFAULT_CALL_TYPES",
     "DEFAULT_NAMESPACE",
     "EXCLUDED_PARAMS",
     "KEY_PREFIX",
@@ -57,6 +58,22 @@ FAMILIES = frozenset(
         "responses",
         "kv",
     }
+)
+
+#: Call types a ``Cache`` serves unless ``supported_call_types`` says otherwise.
+DEFAULT_CALL_TYPES = (
+    "completion",
+    "acompletion",
+    "text_completion",
+    "atext_completion",
+    "embedding",
+    "aembedding",
+    "transcription",
+    "atranscription",
+    "translation",
+    "atranslation",
+    "responses",
+    "aresponses",
 )
 
 #: Parameters that never change the provider's answer: credentials, transport,
@@ -206,7 +223,7 @@ def _file_digest(value: Any) -> Any:
     if isinstance(value, tuple | list) and len(value) >= 2:
         value = value[1]
     if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isfile(value)):
-        with open(value, "rb") as fh:  # noqa: PTH123 - a path given as the request's file
+        with open(value, "rb") as fh:
             value = fh.read()
     read = getattr(value, "read", None)
     if read is not None:
@@ -224,7 +241,11 @@ def _file_digest(value: Any) -> Any:
 
 def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The request parameters that form the key, in canonical plain-JSON form."""
-    out = {k: _plain(v) for k, v in params.items() if v is not None and k not in EXCLUDED_PARAMS and k != "file"}
+    out = {
+        k: _plain(v)
+        for k, v in params.items()
+        if v is not None and k not in EXCLUDED_PARAMS and k != "file"
+    }
     if params.get("file") is not None:
         out["file"] = _file_digest(params["file"])
     return out

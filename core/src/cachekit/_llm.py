@@ -15,37 +15,27 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
+from cachekit._core import CacheCore
 from cachekit._envelope import Entry, encode_entry
-from cachekit._keys import call_family, canonical_params, derive_key, infer_call_type
+from cachekit._keys import (
+    DEFAULT_CALL_TYPES,
+    call_family,
+    canonical_params,
+    derive_key,
+    infer_call_type,
+)
 from cachekit.exceptions import BackendError, CacheKitError, PluginError
 
-if TYPE_CHECKING:
-    from cachekit._cache import Cache
-
-__all__ = ["DEFAULT_CALL_TYPES", "BatchCallsMixin", "LLMCallsMixin", "Request"]
+__all__ = ["DEFAULT_CALL_TYPES", "LLMCalls", "Request"]
 
 T = TypeVar("T")
 
-DEFAULT_CALL_TYPES = (
-    "completion",
-    "acompletion",
-    "text_completion",
-    "atext_completion",
-    "embedding",
-    "aembedding",
-    "transcription",
-    "atranscription",
-    "translation",
-    "atranslation",
-    "responses",
-    "aresponses",
-)
 
 _perf = time.perf_counter
 
@@ -65,15 +55,9 @@ class Request:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class LLMCallsMixin:
-    """LLM-call methods of :class:`cachekit.Cache`."""
-
-    supported_call_types: list[str]
-
-    def _init_llm_calls(self) -> None:
-        self._supported = frozenset(self.supported_call_types) | frozenset(
-            call_family(c) for c in self.supported_call_types
-        )
+class LLMCalls(CacheCore):
+    """LLM-call methods of :class:`cachekit.Cache` (LiteLLM's names) and the steps the
+    ``cached`` wrapper is built from."""
 
     def supports(self, call_type: str) -> bool:
         """Whether ``call_type`` (or its family) is cached by this cache."""
@@ -85,7 +69,9 @@ class LLMCallsMixin:
             return None
         return fn  # type: ignore[no-any-return]
 
-    async def _call_override(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _call_override(
+        self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
         token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {name})
         try:
             result = fn(*args, **kwargs)
@@ -96,13 +82,13 @@ class LLMCallsMixin:
             _IN_OVERRIDE.reset(token)
 
     # -- keys ------------------------------------------------------------------
-    def get_cache_key(self: Cache, **kwargs: Any) -> str:
+    def get_cache_key(self, **kwargs: Any) -> str:
         """The storage key of a request (``cache={"namespace": ...}`` is honoured)."""
         controls = CacheControls.parse(kwargs.get("cache"))
         return self._derive(infer_call_type(kwargs), kwargs, controls)[0]
 
     def _derive(
-        self: Cache, family: str, kwargs: dict[str, Any], controls: CacheControls
+        self, family: str, kwargs: dict[str, Any], controls: CacheControls
     ) -> tuple[str, dict[str, Any]]:
         params = canonical_params(kwargs)
         impls = self.plugins.hook.cachekit_key_params.get_hookimpls()
@@ -114,7 +100,7 @@ class LLMCallsMixin:
                 params = canonical_params(changed)
         return derive_key(controls.namespace or self.namespace, family, params), params
 
-    def _request(self: Cache, call_type: str, kwargs: dict[str, Any], controls: CacheControls) -> Request:
+    def _request(self, call_type: str, kwargs: dict[str, Any], controls: CacheControls) -> Request:
         """Build the request; raises ``CacheKitError`` when no key can be derived."""
         family = call_family(call_type)
         request = Request(family, kwargs, controls)
@@ -133,7 +119,7 @@ class LLMCallsMixin:
         return request
 
     # -- lookups and stores (the wrapper uses these too) -------------------------
-    async def _lookup(self: Cache, request: Request) -> Entry | None:
+    async def _lookup(self, request: Request) -> Entry | None:
         """Read a request's entry; every failure is a miss plus an error event."""
         start = _perf()
         controls = request.controls
@@ -156,7 +142,7 @@ class LLMCallsMixin:
         )
         return entry
 
-    def _hook_ttl(self: Cache, request: Request, result: Any) -> float | None:
+    def _hook_ttl(self, request: Request, result: Any) -> float | None:
         if not self.plugins.hook.cachekit_entry_ttl.get_hookimpls():
             return None
         params = request.params if request.params is not None else canonical_params(request.kwargs)
@@ -165,7 +151,7 @@ class LLMCallsMixin:
         )
         return validate_ttl(chosen, "cachekit_entry_ttl result")
 
-    async def _store(self: Cache, request: Request, result: Any) -> bool:
+    async def _store(self, request: Request, result: Any) -> bool:
         """Write a result unless controls forbid it; failures become error events."""
         controls = request.controls
         if controls.no_store:
@@ -191,7 +177,7 @@ class LLMCallsMixin:
         return True
 
     def _prepare(
-        self: Cache, call_type: str, kwargs: dict[str, Any], controls: CacheControls
+        self, call_type: str, kwargs: dict[str, Any], controls: CacheControls
     ) -> Request | Exception:
         """Derive the request's key, or return why not (the caller reports it; fail-open)."""
         try:
@@ -199,9 +185,7 @@ class LLMCallsMixin:
         except Exception as exc:  # an un-keyable request or a broken key hook: no caching
             return exc
 
-    async def _begin(
-        self: Cache, kwargs: dict[str, Any], call_type: str | None = None
-    ) -> Request | None:
+    async def _begin(self, kwargs: dict[str, Any], call_type: str | None = None) -> Request | None:
         """Validate controls (raising ``ValueError``), then derive the key (fail-open)."""
         controls = CacheControls.parse(kwargs.get("cache"))
         if call_type is None:
@@ -215,7 +199,7 @@ class LLMCallsMixin:
             return None
         return request
 
-    async def _fetch(self: Cache, request: Request) -> tuple[bool, Any, dict[str, Any] | None]:
+    async def _fetch(self, request: Request) -> tuple[bool, Any, dict[str, Any] | None]:
         """``(hit, value, meta)`` for a request, honouring a ``get_cache`` override."""
         getter = self._override("get_cache")
         if getter is None:
@@ -230,7 +214,7 @@ class LLMCallsMixin:
             return False, None, None
         return value is not None, value, None
 
-    async def _save(self: Cache, request: Request, result: Any) -> None:
+    async def _save(self, request: Request, result: Any) -> None:
         """Store a fresh result, honouring an ``add_cache`` override (fail-open)."""
         adder = self._override("add_cache")
         if adder is None:
@@ -244,7 +228,7 @@ class LLMCallsMixin:
             await self._notify("error", request.call_type, request.key, _perf(), error=exc)
 
     # -- LiteLLM names ---------------------------------------------------------
-    async def async_get_cache(self: Cache, **kwargs: Any) -> Any:
+    async def async_get_cache(self, **kwargs: Any) -> Any:
         """The cached result of a request, or ``None`` (a miss, or a backend problem)."""
         override = self._override("get_cache")
         if override is not None:
@@ -255,7 +239,7 @@ class LLMCallsMixin:
         entry = await self._lookup(request)
         return None if entry is None else entry.value
 
-    async def async_add_cache(self: Cache, result: Any, **kwargs: Any) -> None:
+    async def async_add_cache(self, result: Any, **kwargs: Any) -> None:
         """Store ``result`` as the answer to the request described by ``kwargs``."""
         override = self._override("add_cache")
         if override is not None:
@@ -265,25 +249,16 @@ class LLMCallsMixin:
         if request is not None:
             await self._store(request, result)
 
-    def get_cache(self: Cache, **kwargs: Any) -> Any:
+    def get_cache(self, **kwargs: Any) -> Any:
         """Sync twin of :meth:`async_get_cache`."""
         return self._run(self.async_get_cache(**kwargs))
 
-    def add_cache(self: Cache, result: Any, **kwargs: Any) -> None:
+    def add_cache(self, result: Any, **kwargs: Any) -> None:
         """Sync twin of :meth:`async_add_cache`."""
         self._run(self.async_add_cache(result, **kwargs))
 
-    # Declared for the type checker; implemented by Cache.
-    if TYPE_CHECKING:
-
-        def _run(self, coro: Coroutine[Any, Any, T]) -> T: ...
-
-
-
-class BatchCallsMixin:
-    """Batched reads/writes for per-item embeddings (one backend round trip each)."""
-
-    async def _fetch_many(self: Cache, requests: list[Request]) -> list[Any]:
+    # -- batches for per-item embeddings (one backend round trip each) ---------
+    async def _fetch_many(self, requests: list[Request]) -> list[Any]:
         """Stored values for ``requests`` in order (``None`` for each miss); fail-open."""
         if self._override("get_cache") is not None:
             return [v if hit else None for hit, v, _ in [await self._fetch(r) for r in requests]]
@@ -292,13 +267,19 @@ class BatchCallsMixin:
         try:
             raws = await self._io("get_many", self._backend.get_many, keys)
             if len(raws) != len(keys):
-                raise BackendError(f"{self.type} get_many returned {len(raws)} values for {len(keys)}")
+                raise BackendError(
+                    f"{self.type} get_many returned {len(raws)} values for {len(keys)}"
+                )
         except CacheKitError as exc:
             await self._notify("error", requests[0].call_type, keys[0], start, error=exc)
             raws = [None] * len(keys)
         out: list[Any] = []
         for request, raw in zip(requests, raws, strict=True):
-            entry = None if raw is None else await self._decode(raw, request.key, request.call_type, start)
+            entry = (
+                None
+                if raw is None
+                else await self._decode(raw, request.key, request.call_type, start)
+            )
             s_maxage = request.controls.s_maxage
             if entry is not None and s_maxage is not None:
                 age = self._clock() - entry.created_at
@@ -313,7 +294,7 @@ class BatchCallsMixin:
                 out.append(entry.value)
         return out
 
-    async def _save_many(self: Cache, pairs: list[tuple[Request, Any]], whole: Any) -> None:
+    async def _save_many(self, pairs: list[tuple[Request, Any]], whole: Any) -> None:
         """Store several results with one lifetime (chosen once for the whole call)."""
         if not pairs or pairs[0][0].controls.no_store:
             return
@@ -330,7 +311,9 @@ class BatchCallsMixin:
                 return
             now = self._clock()
             mapping = {
-                r.key: encode_entry(v, call_type=r.call_type, created_at=now, ttl=ttl, meta=r.meta or None)
+                r.key: encode_entry(
+                    v, call_type=r.call_type, created_at=now, ttl=ttl, meta=r.meta or None
+                )
                 for r, v in pairs
             }
             await self._io("set_many", self._backend.set_many, mapping, ttl)

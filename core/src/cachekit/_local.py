@@ -31,7 +31,9 @@ def _limit(name: str, value: float | None, *, integer: bool = True) -> float | N
         return None
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
-        raise ConfigurationError(f"local backend: {name} must be a non-negative number, got {value!r}")
+        raise ConfigurationError(
+            f"local backend: {name} must be a non-negative number, got {value!r}"
+        )
     return value
 
 

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 class _Flight(Generic[T]):
-    __slots__ = ("done", "error", "result", "abandoned")
+    __slots__ = ("abandoned", "done", "error", "result")
 
     def __init__(self, done: Any) -> None:
         self.done = done
@@ -68,7 +68,7 @@ def _loop_id() -> int:
     try:
         return id(asyncio.get_running_loop())
     except RuntimeError:  # not asyncio, so trio (anyio's only other backend)
-        import trio  # noqa: PLC0415 - only imported under trio, where it is installed
+        import trio
 
         return id(trio.lowlevel.current_trio_token())
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from cachekit._envelope import to_json_value
 
-__all__ = ["is_async_stream", "is_sync_stream", "record_async", "record_sync", "replay_async", "replay_sync"]
+__all__ = [
+    "is_async_stream",
+    "is_sync_stream",
+    "record_async",
+    "record_sync",
+    "replay_async",
+    "replay_sync",
+]
 
 STREAM_META = {"stream": True}
 
@@ -24,8 +31,9 @@ def is_async_stream(obj: object) -> bool:
 
 
 def is_sync_stream(obj: object) -> bool:
-    return hasattr(obj, "__iter__") and hasattr(obj, "__next__") or (
-        hasattr(obj, "__iter__") and not isinstance(obj, str | bytes | dict | list | tuple)
+    return (hasattr(obj, "__iter__") and hasattr(obj, "__next__")) or (
+        hasattr(obj, "__iter__")
+        and not isinstance(obj, str | bytes | dict | list | tuple)
         and not hasattr(obj, "model_dump")
     )
 

@@ -58,7 +58,9 @@ def options_from_url(url: str) -> dict[str, Any]:
                 raise ConfigurationError(f"URL option {name}={raw!r} is not valid") from None
     if scheme in ("redis", "rediss", "unix") or scheme.startswith("redis+"):
         options["type"] = "redis"
-        options["url"] = parts._replace(query="&".join(f"{k}={v}" for k, v in query.items())).geturl()
+        options["url"] = parts._replace(
+            query="&".join(f"{k}={v}" for k, v in query.items())
+        ).geturl()
         return options
     if scheme == "s3":
         if not parts.netloc:

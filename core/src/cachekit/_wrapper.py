@@ -42,7 +42,9 @@ CacheSource = Callable[[], "Cache | None"]
 
 
 def _model_type(candidate: Any) -> type[Any] | None:
-    return candidate if isinstance(candidate, type) and hasattr(candidate, "model_validate") else None
+    return (
+        candidate if isinstance(candidate, type) and hasattr(candidate, "model_validate") else None
+    )
 
 
 def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
@@ -61,11 +63,31 @@ def _rebuild(value: Any, model: type[Any] | None) -> Any:
 class _Call:
     """One wrapped call: the request, the controls, and the steps shared by both faces."""
 
-    __slots__ = ("args", "cache", "call_type", "controls", "fn", "items", "key_kwargs", "kwargs",
-                 "model", "plan", "request", "requests")
+    __slots__ = (
+        "args",
+        "cache",
+        "call_type",
+        "controls",
+        "fn",
+        "items",
+        "key_kwargs",
+        "kwargs",
+        "model",
+        "plan",
+        "request",
+        "requests",
+    )
 
-    def __init__(self, cache: Cache, call_type: str, fn: Callable[..., Any], model: type[Any] | None,
-                 args: tuple[Any, ...], kwargs: dict[str, Any], raw_controls: Any) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        call_type: str,
+        fn: Callable[..., Any],
+        model: type[Any] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        raw_controls: Any,
+    ) -> None:
         self.cache = cache
         self.call_type = call_type
         self.fn = fn
@@ -107,14 +129,20 @@ class _Call:
         assert self.items is not None
         plan = self.plan = EmbeddingPlan(self.items)
         for item in plan.unique:
-            request = self.cache._prepare(self.call_type, {**self.key_kwargs, "input": [item]}, self.controls)
+            request = self.cache._prepare(
+                self.call_type, {**self.key_kwargs, "input": [item]}, self.controls
+            )
             if isinstance(request, Exception):
-                await self.cache._notify("error", call_family(self.call_type), "", 0.0, error=request)
+                await self.cache._notify(
+                    "error", call_family(self.call_type), "", 0.0, error=request
+                )
                 return False
             request.meta = dict(ITEM_META)
             self.requests.append(request)
         if not self.controls.no_cache:
-            for item, value in zip(plan.unique, await self.cache._fetch_many(self.requests), strict=True):
+            for item, value in zip(
+                plan.unique, await self.cache._fetch_many(self.requests), strict=True
+            ):
                 if value is not None:
                     plan.accept(item, value)
         return True
@@ -135,7 +163,10 @@ class _Call:
             return _rebuild(plan.merge(None), self.model)
         missing = plan.missing()
         doc, fresh = EmbeddingPlan.split(response, missing)
-        by_id = {_item_id(item): request for item, request in zip(plan.unique, self.requests, strict=True)}
+        by_id = {
+            _item_id(item): request
+            for item, request in zip(plan.unique, self.requests, strict=True)
+        }
         pairs = []
         for item, value in zip(missing, fresh, strict=True):
             plan.accept(item, value)
@@ -148,7 +179,9 @@ class _Call:
         return _rebuild(merged, model)
 
 
-def wrap(source: CacheSource, call_type: str, fn: Callable[..., Any], response_type: type[Any] | None) -> Callable[..., Any]:
+def wrap(
+    source: CacheSource, call_type: str, fn: Callable[..., Any], response_type: type[Any] | None
+) -> Callable[..., Any]:
     """Build the wrapper for ``fn`` (sync, async, generator or async generator)."""
     if response_type is not None and _model_type(response_type) is None:
         raise ValueError(f"response_type must be a pydantic model class, got {response_type!r}")
@@ -160,6 +193,7 @@ def wrap(source: CacheSource, call_type: str, fn: Callable[..., Any], response_t
         return model_cell[0]
 
     if inspect.isasyncgenfunction(fn):
+
         @functools.wraps(fn)
         def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
             raw = kwargs.pop("cache", None)
@@ -172,6 +206,7 @@ def wrap(source: CacheSource, call_type: str, fn: Callable[..., Any], response_t
         return agen_wrapper
 
     if inspect.iscoroutinefunction(fn):
+
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             raw = kwargs.pop("cache", None)
@@ -201,7 +236,7 @@ async def _acall(call: _Call) -> Any:
         kwargs = call.missing_kwargs()
         response = None if kwargs is None else await fn(*call.args, **kwargs)
         return await _guarded_finish(call, response)
-    hit, value, meta = await call.lookup()
+    hit, value, _meta = await call.lookup()
     if call.streaming:
         if hit and isinstance(value, list):
             return replay_async(value, call.model)

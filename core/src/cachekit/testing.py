@@ -58,7 +58,9 @@ class BackendContract:
         raise NotImplementedError("override the make_backend fixture")
 
     @pytest.fixture
-    async def backend(self, make_backend: Callable[[], AsyncBackend]) -> AsyncIterator[AsyncBackend]:
+    async def backend(
+        self, make_backend: Callable[[], AsyncBackend]
+    ) -> AsyncIterator[AsyncBackend]:
         instance = make_backend()
         assert isinstance(instance, AsyncBackend)
         try:
@@ -100,7 +102,9 @@ class BackendContract:
         assert await backend.delete(prefix + "k") is False
 
     @pytest.mark.anyio
-    async def test_keys_with_separators_and_unicode(self, backend: AsyncBackend, prefix: str) -> None:
+    async def test_keys_with_separators_and_unicode(
+        self, backend: AsyncBackend, prefix: str
+    ) -> None:
         keys = [prefix + "a:b", prefix + "a/b", prefix + "spa ce", prefix + "ünï-☃"]
         for i, key in enumerate(keys):
             await backend.set(key, str(i).encode(), None)
@@ -108,7 +112,9 @@ class BackendContract:
 
     # -- batches -------------------------------------------------------------
     @pytest.mark.anyio
-    async def test_get_many_keeps_order_with_misses(self, backend: AsyncBackend, prefix: str) -> None:
+    async def test_get_many_keeps_order_with_misses(
+        self, backend: AsyncBackend, prefix: str
+    ) -> None:
         await backend.set(prefix + "1", b"one", None)
         await backend.set(prefix + "3", b"three", None)
         keys = [prefix + "3", prefix + "2", prefix + "1", prefix + "3", prefix + "4"]
