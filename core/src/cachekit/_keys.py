@@ -19,9 +19,10 @@ import datetime as _dt
 import enum
 import hashlib
 import json
+import json.encoder
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachekit.exceptions import ConfigurationError
@@ -118,10 +119,6 @@ EXCLUDED_PARAMS = frozenset(
 
 _NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-).encode
-
 
 def validate_namespace(namespace: object) -> str:
     """Return ``namespace`` if it is usable in a key, else raise ``ConfigurationError``.
@@ -168,35 +165,33 @@ def infer_call_type(params: Mapping[str, Any]) -> str:
 
 
 def _plain(obj: Any) -> Any:
-    """Turn ``obj`` into plain JSON values in canonical form (see the module docstring)."""
+    """``obj`` as plain JSON values with ``None``-valued dict fields dropped at every depth."""
     cls = type(obj)
-    if cls is str or cls is int or cls is bool or obj is None:
-        return obj
     if cls is dict:
         return {k: _plain(v) for k, v in obj.items() if v is not None}
     if cls is list or cls is tuple:
         return [_plain(v) for v in obj]
-    if cls is float:
-        return int(obj) if obj.is_integer() else obj
-    return _special(obj)
+    if cls is str or cls is int or cls is bool or cls is float or obj is None:
+        return obj
+    return _plain(_special(obj))
 
 
 def _special(obj: Any) -> Any:
+    """The JSON form of a value the encoder does not know (also its ``default`` hook)."""
     if isinstance(obj, bool | int | str):
-        return obj if type(obj) in (bool, int, str) else _plain(_base_value(obj))
+        return _base_value(obj)
     if isinstance(obj, float):
-        return _plain(float(obj))
+        return float(obj)
     if hasattr(obj, "model_dump"):  # pydantic v2 models (OpenAI / LiteLLM objects)
-        return _plain(obj.model_dump(mode="json", exclude_none=True))
+        return obj.model_dump(mode="json", exclude_none=True)
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items() if v is not None}
+        return {str(k): v for k, v in obj.items() if v is not None}
     if isinstance(obj, bytes | bytearray | memoryview):
         return {"$bytes.sha256": hashlib.sha256(obj).hexdigest()}
     if isinstance(obj, set | frozenset):
-        items = [_plain(v) for v in obj]
-        return sorted(items, key=lambda v: _dumps(v))
+        return sorted((_plain(v) for v in obj), key=_dumps)
     if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
+        return list(obj)
     if isinstance(obj, _dt.datetime | _dt.date | _dt.time):
         return obj.isoformat()
     raise ConfigurationError(
@@ -239,22 +234,84 @@ def _file_digest(value: Any) -> Any:
     return _plain(value)
 
 
+def _has_nested_none(obj: Any) -> bool:
+    cls = type(obj)
+    if cls is dict:
+        for v in obj.values():
+            if v is None:
+                return True
+            vcls = type(v)
+            if (vcls is dict or vcls is list or vcls is tuple) and _has_nested_none(v):
+                return True
+    elif cls is list or cls is tuple:
+        for v in obj:
+            vcls = type(v)
+            if (vcls is dict or vcls is list or vcls is tuple) and _has_nested_none(v):
+                return True
+    return False
+
+
 def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The request parameters that form the key, in canonical plain-JSON form."""
-    out = {
-        k: _plain(v)
-        for k, v in params.items()
-        if v is not None and k not in EXCLUDED_PARAMS and k != "file"
-    }
-    if params.get("file") is not None:
-        out["file"] = _file_digest(params["file"])
+    """The request parameters that form the key, minus the deny-list and ``None`` values.
+
+    Top-level values are normalised here (integral floats become ints, pydantic
+    models their JSON form, ``file`` its content digest); nested containers are
+    left to the encoder in :func:`derive_key`, which walks them only when needed.
+    """
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None or k in EXCLUDED_PARAMS:
+            continue
+        cls = type(v)
+        if cls is float:
+            out[k] = int(v) if v.is_integer() else v
+        elif cls is str or cls is list or cls is dict or cls is int or cls is bool:
+            out[k] = v
+        elif k == "file":
+            out[k] = _file_digest(v)
+        elif cls is tuple:
+            out[k] = v
+        else:
+            out[k] = _special(v)
     return out
 
 
 def derive_key(namespace: str, family: str, params: Mapping[str, Any]) -> str:
-    """The full storage key of a request whose params are already canonical."""
+    """The full storage key of a request whose params came from :func:`canonical_params`.
+
+    The C encoder sorts keys, turns tuples into lists and calls :func:`_special`
+    for anything else; ``None``-valued fields nested in dicts are the one thing it
+    cannot drop, so only requests that have some are rebuilt first (the check walks
+    containers, never string contents, so it costs the same for 1 KB and 20 KB).
+    """
     try:
-        payload = _dumps([family, params]).encode("utf-8", "surrogatepass")
+        if _has_nested_none(params):
+            params = _plain(params)
+        text = _dumps([family, params])
     except (TypeError, ValueError) as exc:  # NaN/inf, mixed-type dict keys
         raise ConfigurationError(f"cannot derive a cache key: {exc}") from None
-    return f"{KEY_PREFIX}{namespace}:{family}:{hashlib.sha256(payload).hexdigest()}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{KEY_PREFIX}{namespace}:{family}:{digest}"
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """Compact, sorted, NaN-refusing JSON. Calls the C encoder directly where there is
+    one: ``JSONEncoder.encode`` adds ~2 µs of Python per call, a third of a 1 KB key."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - interpreters without the C accelerator
+        return json.JSONEncoder(
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+            allow_nan=False,
+            default=_special,
+        ).encode
+    # (markers, default, encoder, indent, key_sep, item_sep, sort_keys, skipkeys, allow_nan)
+    encode = c_make_encoder(
+        None, _special, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+    join = "".join
+    return lambda obj: join(encode(obj, 0))
+
+
+_dumps = _make_dumps()
