@@ -12,6 +12,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -20,6 +21,7 @@ import pluggy
 from cachekit._backend import AsyncBackend
 from cachekit._breaker import CircuitBreaker
 from cachekit._controls import validate_ttl
+from cachekit._embedders import Embedder
 from cachekit._envelope import Entry, decode_entry
 from cachekit._events import CacheEvent, EventKind, emit
 from cachekit._keys import (
@@ -29,7 +31,8 @@ from cachekit._keys import (
     call_family,
     validate_namespace,
 )
-from cachekit._plugins import get_plugin_manager, resolve_backend
+from cachekit._plugins import embedder_registry, get_plugin_manager, resolve_backend
+from cachekit._semantic import SemanticBackend
 from cachekit._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._stats import CacheStats, StatsRecorder
 from cachekit._sync import run_inline, run_on_loop_thread
@@ -79,6 +82,19 @@ _BACKEND_KEYWORDS = (
     "qdrant_quantization_config",
     "embedder",
 )
+
+
+#: Cosine similarity a semantic hit needs unless ``similarity_threshold`` says otherwise.
+DEFAULT_SIMILARITY_THRESHOLD = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticSetup:
+    """What a cache over a semantic backend needs besides the backend."""
+
+    backend: SemanticBackend
+    threshold: float
+    embedder: Embedder
 
 
 class CacheCore:
@@ -163,7 +179,11 @@ class CacheCore:
             self._breaker = CircuitBreaker(**(breaker or {}))
         except TypeError as exc:
             raise ConfigurationError(f"Cache(breaker=) has an unknown setting: {exc}") from None
+        semantic_options = {
+            k: options.pop(k) for k in ("similarity_threshold", "embedder") if k in options
+        }
         self._backend = self._make_backend(type, dict(options), clock)
+        self._semantic = self._semantic_setup(semantic_options)
         self._stats = StatsRecorder()
         self._flights = AsyncSingleFlight()
         self._sync_flights = SyncSingleFlight()
@@ -175,6 +195,44 @@ class CacheCore:
         }
         self._supported = frozenset(self.supported_call_types) | frozenset(
             call_family(c) for c in self.supported_call_types
+        )
+
+    def _semantic_setup(self, options: dict[str, Any]) -> SemanticSetup | None:
+        backend = self._backend
+        if not isinstance(backend, SemanticBackend):
+            if options:
+                raise ConfigurationError(
+                    f"{', '.join(sorted(options))} only apply to semantic backend types; "
+                    f"{self.type!r} is an exact-match backend"
+                )
+            return None
+        threshold = options.get("similarity_threshold", DEFAULT_SIMILARITY_THRESHOLD)
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not (0.0 <= threshold <= 1.0)
+        ):
+            raise ConfigurationError(
+                f"similarity_threshold is a cosine similarity in [0, 1], got {threshold!r}"
+            )
+        return SemanticSetup(
+            backend, float(threshold), self._resolve_embedder(options.get("embedder"))
+        )
+
+    def _resolve_embedder(self, embedder: Any) -> Embedder:
+        if embedder is None:
+            embedder = "hash"
+        if isinstance(embedder, str):
+            info = embedder_registry(self.plugins).get(embedder)
+            if info is None:
+                known = ", ".join(sorted(embedder_registry(self.plugins)))
+                raise ConfigurationError(f"unknown embedder {embedder!r}; registered: {known}")
+            made: Embedder = info.factory()
+            return made
+        if callable(embedder):
+            return embedder  # type: ignore[no-any-return]
+        raise ConfigurationError(
+            f"embedder must be a registered name or an async (texts) -> vectors callable, got {embedder!r}"
         )
 
     def _make_backend(

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
 from cachekit._core import CacheCore
+from cachekit._embedders import normalise
 from cachekit._envelope import Entry, encode_entry
 from cachekit._keys import (
     DEFAULT_CALL_TYPES,
@@ -30,6 +31,7 @@ from cachekit._keys import (
     derive_key,
     infer_call_type,
 )
+from cachekit._semantic import SEMANTIC_FAMILIES, partition_of, prompt_text
 from cachekit.exceptions import BackendError, CacheKitError, PluginError
 
 __all__ = ["DEFAULT_CALL_TYPES", "LLMCalls", "Request"]
@@ -53,6 +55,8 @@ class Request:
     key: str = ""
     params: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    partition: str = ""  # semantic backends: computed with the vector, once per miss
+    vector: list[float] | None = None
 
 
 class LLMCalls(CacheCore):
@@ -125,8 +129,11 @@ class LLMCalls(CacheCore):
         controls = request.controls
         if controls.no_cache:
             return None
+        similarity = None
         try:
             entry = await self._read(request.key, request.call_type, start)
+            if entry is None and self._semantic is not None:
+                entry, similarity = await self._semantic_read(request, start)
         except CacheKitError as exc:  # fail-open: an outage or a bad store is a miss
             await self._notify("error", request.call_type, request.key, start, error=exc)
             entry = None
@@ -137,10 +144,58 @@ class LLMCalls(CacheCore):
         if entry is None:
             await self._notify("miss", request.call_type, request.key, start)
             return None
+        age = self._clock() - entry.created_at
         await self._notify(
-            "hit", request.call_type, request.key, start, age_s=self._clock() - entry.created_at
+            "hit", request.call_type, request.key, start, age_s=age, similarity=similarity
         )
         return entry
+
+    # -- semantic lookups (semantic backends only) -------------------------------
+    async def _embed(self, request: Request) -> bool:
+        """Compute the request's partition and vector once; ``False`` if it has no text."""
+        if request.vector is not None:
+            return True
+        semantic = self._semantic
+        if semantic is None or request.call_type not in SEMANTIC_FAMILIES:
+            return False
+        params = request.params if request.params is not None else canonical_params(request.kwargs)
+        text = prompt_text(params)
+        if text is None:
+            return False
+        try:
+            vectors = await semantic.embedder([text])
+            vector = normalise(vectors[0])
+        except Exception as exc:
+            raise PluginError(f"embedder failed: {type(exc).__name__}: {exc}") from exc
+        request.partition = partition_of(self._namespace_of(request.key), request.call_type, params)
+        request.vector = vector
+        return True
+
+    async def _semantic_read(
+        self, request: Request, start: float
+    ) -> tuple[Entry | None, float | None]:
+        assert self._semantic is not None
+        if not await self._embed(request):
+            return None, None
+        backend = self._semantic.backend
+        match = await self._io(
+            "search", backend.search, request.partition, request.vector, self._semantic.threshold
+        )
+        if match is None:
+            return None, None
+        entry = await self._read(match.key, request.call_type, start)
+        return (entry, match.similarity) if entry is not None else (None, None)
+
+    async def _semantic_index(self, request: Request, ttl: float | None) -> None:
+        if self._semantic is not None and await self._embed(request):
+            await self._io(
+                "index",
+                self._semantic.backend.index,
+                request.partition,
+                request.key,
+                request.vector,
+                ttl,
+            )
 
     def _hook_ttl(self, request: Request, result: Any) -> float | None:
         if not self.plugins.hook.cachekit_entry_ttl.get_hookimpls():
@@ -170,6 +225,7 @@ class LLMCalls(CacheCore):
                 meta=request.meta or None,
             )
             await self._io("set", self._backend.set, request.key, raw, ttl)
+            await self._semantic_index(request, ttl)
         except Exception as exc:  # fail-open: a broken store or hook never breaks the call
             await self._notify("error", request.call_type, request.key, start, error=exc)
             return False

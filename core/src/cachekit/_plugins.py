@@ -38,11 +38,12 @@ logger = logging.getLogger("cachekit")
 AUTOLOAD_ENV = "CACHEKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 #: Plugins that ship inside the core and register through the public hooks.
-DEFAULT_PLUGINS = ("cachekit._local",)
+DEFAULT_PLUGINS = ("cachekit._local", "cachekit._local_semantic", "cachekit._embedders")
 
 #: Backend types published by the cachekit project, for the "pip install" hint.
 KNOWN_PACKAGES = {
     "local": "cachekit",
+    "local-semantic": "cachekit",
     "redis": "cachekit-redis",
     "redis-semantic": "cachekit-redis",
     "s3": "cachekit-s3",

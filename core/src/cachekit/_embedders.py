@@ -1,0 +1,86 @@
+"""Embedders: the dependency-free default and an adapter for OpenAI-style endpoints.
+
+An embedder is any ``async (texts: list[str]) -> list[list[float]]`` callable.
+Registered ones (``cachekit_register_embedders``) are selected by name:
+``Cache(type="redis-semantic", embedder="hash")``.
+
+``hash`` (the default) needs nothing and works offline: lowercase word unigrams
+and bigrams plus character 3- to 5-grams, each hashed (BLAKE2b, stable across
+processes) into ``dim`` signed buckets, then L2-normalised. It recognises
+rewordings that share surface form ("What is the capital of France?" / "what is
+the capital of france"), not paraphrases with different words; plug in a model
+embedder (:func:`openai_embedder`) for those.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from hashlib import blake2b
+from typing import Any
+
+from cachekit.exceptions import ConfigurationError
+from cachekit.hookspecs import hookimpl
+
+__all__ = ["Embedder", "HashEmbedder", "normalise", "openai_embedder"]
+
+Embedder = Callable[[list[str]], Awaitable[Sequence[Sequence[float]]]]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalise(vector: Sequence[float]) -> list[float]:
+    """``vector`` scaled to unit length (a zero vector stays zero)."""
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [float(x) / norm for x in vector] if norm else [0.0 for _ in vector]
+
+
+class HashEmbedder:
+    """Hashed word and character n-grams, L2-normalised (see the module docstring)."""
+
+    def __init__(self, dim: int = 384) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 8:
+            raise ConfigurationError(f"hash embedder: dim must be an int ≥ 8, got {dim!r}")
+        self.dim = dim
+
+    def _features(self, text: str) -> list[tuple[str, float]]:
+        words = _WORD.findall(text.lower())
+        feats: list[tuple[str, float]] = [("w:" + w, 1.0) for w in words]
+        feats += [("b:" + a + " " + b, 1.0) for a, b in itertools.pairwise(words)]
+        joined = " " + " ".join(words) + " "
+        for n in (3, 4, 5):
+            feats += [("c:" + joined[i : i + n], 0.5) for i in range(len(joined) - n + 1)]
+        return feats
+
+    def embed_one(self, text: str) -> list[float]:
+        vector = [0.0] * self.dim
+        for feature, weight in self._features(text):
+            h = int.from_bytes(blake2b(feature.encode(), digest_size=8).digest(), "little")
+            vector[h % self.dim] += weight if (h >> 63) & 1 else -weight
+        return normalise(vector)
+
+    async def __call__(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_one(t) for t in texts]
+
+
+def openai_embedder(create: Callable[..., Any], *, model: str, **options: Any) -> Embedder:
+    """Adapt an OpenAI-compatible ``embeddings.create`` (sync or async, e.g.
+    ``AsyncOpenAI().embeddings.create`` or ``litellm.aembedding``) into an embedder.
+    Vectors are L2-normalised."""
+
+    async def embed(texts: list[str]) -> list[list[float]]:
+        response = create(model=model, input=texts, **options)
+        if hasattr(response, "__await__"):
+            response = await response
+        data = response["data"] if isinstance(response, dict) else response.data
+        items = sorted(data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
+        return [normalise(d["embedding"] if isinstance(d, dict) else d.embedding) for d in items]
+
+    return embed
+
+
+@hookimpl
+def cachekit_register_embedders(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    register("hash", HashEmbedder)
