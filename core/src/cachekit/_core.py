@@ -179,7 +179,7 @@ class CacheCore:
             self._breaker = CircuitBreaker(**(breaker or {}))
         except TypeError as exc:
             raise ConfigurationError(f"Cache(breaker=) has an unknown setting: {exc}") from None
-        semantic_options = {
+        semantic_options: dict[str, Any] = {
             k: options.pop(k) for k in ("similarity_threshold", "embedder") if k in options
         }
         self._backend = self._make_backend(type, dict(options), clock)
