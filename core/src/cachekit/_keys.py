@@ -263,12 +263,12 @@ def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if v is None or k in EXCLUDED_PARAMS:
             continue
         cls = type(v)
-        if cls is float:
+        if k == "file":
+            out[k] = _file_digest(v)
+        elif cls is float:
             out[k] = int(v) if v.is_integer() else v
         elif cls is str or cls is list or cls is dict or cls is int or cls is bool:
             out[k] = v
-        elif k == "file":
-            out[k] = _file_digest(v)
         elif cls is tuple:
             out[k] = v
         else:

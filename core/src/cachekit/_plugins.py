@@ -157,7 +157,7 @@ def _collect(pm: pluggy.PluginManager, hook_name: str) -> dict[str, BackendInfo]
     prov = _provenance(pm)
     found: dict[str, BackendInfo] = {}
     hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():  # registration order: the first to claim a name keeps it
         plugin_name = impl.plugin_name
         dist = prov.distributions.get(plugin_name)
         batch: dict[str, BackendInfo] = {}

@@ -1,0 +1,190 @@
+"""The key-value API of ``Cache``: both faces, namespaces, TTLs, batches, stats, URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+from cachekit import Cache, ConfigurationError
+from cachekit.testing import FakeClock
+
+SYNC_TWINS = {
+    "aget": "get",
+    "aset": "set",
+    "adelete": "delete",
+    "aget_many": "get_many",
+    "aset_many": "set_many",
+    "aclear": "clear",
+    "aclose": "close",
+    "async_get_cache": "get_cache",
+    "async_add_cache": "add_cache",
+}
+
+
+def test_sync_and_async_faces_stay_in_step() -> None:
+    for async_name, sync_name in SYNC_TWINS.items():
+        a = inspect.signature(getattr(Cache, async_name))
+        s = inspect.signature(getattr(Cache, sync_name))
+        assert list(a.parameters) == list(s.parameters), (async_name, sync_name)
+        assert inspect.iscoroutinefunction(getattr(Cache, async_name))
+        assert not inspect.iscoroutinefunction(getattr(Cache, sync_name))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_async_api_round_trip(anyio_backend: str) -> None:
+    async with Cache() as cache:
+        assert await cache.aget("missing") is None
+        await cache.aset("k", {"answer": [1, 2.5, "x", None, True]})
+        assert await cache.aget("k") == {"answer": [1, 2.5, "x", None, True]}
+        await cache.aset_many({"a": 1, "b": "two"})
+        assert await cache.aget_many(["a", "nope", "b", "a"]) == [1, None, "two", 1]
+        assert await cache.adelete("a") is True
+        assert await cache.adelete("a") is False
+        assert await cache.aclear() == 2
+
+
+def test_sync_api_round_trip_in_plain_code() -> None:
+    with Cache() as cache:
+        cache.set("k", [1, 2])
+        assert cache.get("k") == [1, 2]
+        cache.set_many({"x": 1, "y": 2}, ttl=60)
+        assert cache.get_many(["x", "y", "z"]) == [1, 2, None]
+        assert cache.delete("x") is True
+        assert cache.clear() == 2
+
+
+def test_sync_api_inside_a_running_loop() -> None:
+    cache = Cache()
+
+    async def main() -> Any:
+        cache.set("k", "v")  # a sync caller inside async code (e.g. a sync helper)
+        return cache.get("k")
+
+    assert asyncio.run(main()) == "v"
+
+
+def test_namespaces_isolate_and_clear_only_their_own() -> None:
+    backend_options: dict[str, Any] = {}
+    team_a = Cache(namespace="team-a", **backend_options)
+    team_a.set("k", "a")
+    assert team_a.get("k") == "a"
+    # Same store, other namespace: use one backend through the full key.
+    team_a.set("cachekit:v1:team-b:k", "b")
+    assert team_a.clear() == 1
+    assert team_a.get("cachekit:v1:team-b:k") == "b"
+    assert team_a.clear("team-b") == 1
+
+
+def test_ttl_to_the_millisecond_with_an_injected_clock() -> None:
+    clock = FakeClock()
+    cache = Cache(clock=clock, ttl=10)
+    cache.set("half", 1, ttl=0.5)
+    cache.set("default", 2)
+    clock.advance(0.499)
+    assert cache.get("half") == 1
+    clock.advance(0.002)
+    assert cache.get("half") is None
+    assert cache.get("default") == 2
+    clock.advance(10)
+    assert cache.get("default") is None
+
+
+def test_ttl_zero_means_not_stored_and_removes_the_old_value() -> None:
+    cache = Cache()
+    cache.set("k", "old")
+    cache.set("k", "new", ttl=0)
+    assert cache.get("k") is None
+
+
+def test_pydantic_values_and_rebuild() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Answer(pydantic.BaseModel):  # type: ignore[name-defined,misc]
+        text: str
+        tokens: int
+
+    cache = Cache()
+    cache.set("k", Answer(text="hi", tokens=3))
+    assert cache.get("k") == {"text": "hi", "tokens": 3}
+    rebuilt = cache.get("k", response_type=Answer)
+    assert isinstance(rebuilt, Answer) and rebuilt.tokens == 3
+
+
+@pytest.mark.parametrize("bad_key", ["", 3, None, b"bytes"])
+def test_bad_keys(bad_key: Any) -> None:
+    with pytest.raises(ConfigurationError, match="key"):
+        Cache().get(bad_key)
+
+
+def test_unserialisable_values_fail_before_io() -> None:
+    cache = Cache()
+    with pytest.raises(ValueError, match="JSON"):
+        cache.set("k", {1, 2, object()})
+    assert cache.get("k") is None
+
+
+def test_stats_snapshot() -> None:
+    cache = Cache()
+    cache.set("k", 1)
+    cache.get("k")
+    cache.get("k")
+    cache.get("nope")
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.stores, stats.errors) == (2, 1, 1, 0)
+    assert stats.hit_ratio == pytest.approx(2 / 3)
+    doc = stats.as_dict()
+    assert doc["latency"]["get"]["count"] == 3
+    assert (
+        0
+        < doc["latency"]["get"]["p50"]
+        <= doc["latency"]["get"]["p99"]
+        <= doc["latency"]["get"]["max"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("local://", {"type": "local"}),
+        ("local://?namespace=t1&ttl=2.5", {"type": "local", "namespace": "t1", "ttl": 2.5}),
+        (
+            "redis://:pw@host:6379/0?namespace=team-a",
+            {"type": "redis", "url": "redis://:pw@host:6379/0", "namespace": "team-a"},
+        ),
+        ("rediss://host:6380", {"type": "redis", "url": "rediss://host:6380"}),
+        ("redis+cluster://h1:7000", {"type": "redis", "url": "redis+cluster://h1:7000"}),
+        (
+            "s3://bucket/some/prefix?endpoint_url=http://127.0.0.1:9000&region=us-east-1",
+            {
+                "type": "s3",
+                "s3_bucket_name": "bucket",
+                "s3_path": "some/prefix",
+                "s3_endpoint_url": "http://127.0.0.1:9000",
+                "s3_region_name": "us-east-1",
+            },
+        ),
+        ("disk:///var/cache/llm", {"type": "disk", "disk_cache_dir": "/var/cache/llm"}),
+        (
+            "qdrant-semantic://?qdrant_location=:memory:",
+            {"type": "qdrant-semantic", "url": "qdrant-semantic://?qdrant_location=:memory:"},
+        ),
+    ],
+)
+def test_url_parsing(url: str, expected: dict[str, Any]) -> None:
+    from cachekit._urls import options_from_url
+
+    assert options_from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["nothing", "s3://", "local://?ttl=soon"])
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="URL|bucket|ttl"):
+        Cache.from_url(url)
+
+
+def test_from_url_builds_a_cache() -> None:
+    cache = Cache.from_url("local://?namespace=n1&max_size=5")
+    assert cache.namespace == "n1" and cache.type == "local"
