@@ -181,7 +181,7 @@ def test_url_parsing(url: str, expected: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("url", ["nothing", "s3://", "local://?ttl=soon"])
 def test_bad_urls(url: str) -> None:
-    with pytest.raises(ValueError, match="URL|bucket|ttl"):
+    with pytest.raises(ValueError, match=r"URL|bucket|ttl"):
         Cache.from_url(url)
 
 
