@@ -29,6 +29,7 @@ from cachekit._global import (
 )
 from cachekit._keys import EXCLUDED_PARAMS, KEY_PREFIX
 from cachekit._local import LocalBackend
+from cachekit._logging import LoggingObserver, disable_logging, enable_logging
 from cachekit._plugins import (
     BackendInfo,
     PluginFailure,
@@ -69,6 +70,7 @@ __all__ = [
     "Entry",
     "EntryError",
     "LocalBackend",
+    "LoggingObserver",
     "PluginError",
     "PluginFailure",
     "UnknownBackendError",
@@ -77,7 +79,9 @@ __all__ = [
     "cached",
     "current_cache",
     "disable_cache",
+    "disable_logging",
     "enable_cache",
+    "enable_logging",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
