@@ -36,7 +36,7 @@ def cache() -> Cache:
     return Cache()
 
 
-def key(cache: Cache, **kwargs: Any) -> str:
+def key(cache: Cache, /, **kwargs: Any) -> str:
     return cache.get_cache_key(**kwargs)
 
 

@@ -29,6 +29,7 @@ from cachekit._keys import (
     DEFAULT_NAMESPACE,
     KEY_PREFIX,
     call_family,
+    namespace_prefix,
     validate_namespace,
 )
 from cachekit._plugins import embedder_registry, get_plugin_manager, resolve_backend
@@ -193,6 +194,9 @@ class CacheCore:
             kind: getattr(self.plugins.hook, f"cachekit_on_{kind}")
             for kind in ("hit", "miss", "store", "error")
         }
+        self._hit_hook = self._observers["hit"]
+        self._miss_hook = self._observers["miss"]
+        self._key_prefix = namespace_prefix(self.namespace)
         self._supported = frozenset(self.supported_call_types) | frozenset(
             call_family(c) for c in self.supported_call_types
         )

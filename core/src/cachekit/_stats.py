@@ -48,14 +48,16 @@ class CacheStats:
 class StatsRecorder:
     """Cheap to update on the hot path: integer adds and a bounded deque append."""
 
-    __slots__ = ("_lat", "_lock", "errors", "hits", "misses", "stores")
+    __slots__ = ("_lat", "_lock", "errors", "get_latency", "hits", "misses", "stores")
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
         self.stores = 0
         self.errors = 0
-        self._lat: dict[str, deque[float]] = {}
+        #: The hot path appends to this window directly (one attribute, no call).
+        self.get_latency: deque[float] = deque(maxlen=_WINDOW)
+        self._lat: dict[str, deque[float]] = {"get": self.get_latency}
         self._lock = threading.Lock()
 
     def latency(self, op: str, seconds: float) -> None:
