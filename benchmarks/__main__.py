@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             f"- versions: {versions()}",
             f"- method: {settings.rounds} rounds x {settings.samples} samples of ~"
             f"{settings.sample_ms:g} ms batches, order rotated per round, untimed warm-up, "
-            "gc.freeze() after setup; xfloor = median of per-round ratios; p99 is over "
+            "gc.freeze() after setup; ratio to floor = median of per-round ratios; p99 is over "
             "batch samples (per-op mean within a batch); import: "
             f"{settings.import_rounds} rounds; bold rows are cachekit (targets apply).",
             "",

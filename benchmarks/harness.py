@@ -86,6 +86,7 @@ class Impl:
     op: Op | None
     floor: bool = False
     targeted: bool = False
+    reference: bool = False
     note: str = ""
     expect: Any = _UNSET
     unavailable: str | None = None
@@ -125,6 +126,7 @@ class Ctx:
         *,
         floor: bool = False,
         targeted: bool = False,
+        reference: bool = False,
         note: str = "",
         expect: Any = _UNSET,
     ) -> None:
@@ -132,16 +134,35 @@ class Ctx:
 
         If ``make`` raises (a peer that is not installed, a backend that is down), the
         row is reported as unavailable with the reason instead of aborting the run. When
-        ``expect`` is given, the op's result is checked during warm-up.
+        ``expect`` is given, the op's result is checked during warm-up. The ``floor``
+        (one per workload) gives the ratio column; a ``reference`` (a second, like-for-like
+        floor) adds each row's ratio to it in the notes.
         """
         try:
             op = make()
         except Exception as exc:
             self.impls.append(
-                Impl(name, None, floor=floor, targeted=targeted, unavailable=short_reason(exc))
+                Impl(
+                    name,
+                    None,
+                    floor=floor,
+                    targeted=targeted,
+                    reference=reference,
+                    unavailable=short_reason(exc),
+                )
             )
             return
-        self.impls.append(Impl(name, op, floor=floor, targeted=targeted, note=note, expect=expect))
+        self.impls.append(
+            Impl(
+                name,
+                op,
+                floor=floor,
+                targeted=targeted,
+                reference=reference,
+                note=note,
+                expect=expect,
+            )
+        )
 
     def close(self) -> None:
         for cleanup in reversed(self._cleanups):
@@ -221,6 +242,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def median_ratio(values: list[float], floors: list[float]) -> float:
+    """Median of the per-round ratios ``values[i] / floors[i]``."""
+    return statistics.median(a / b for a, b in zip(values, floors, strict=True))
+
+
 def run_micro(wl: Workload, settings: Settings) -> list[Row]:
     assert wl.build is not None
     loop = asyncio.new_event_loop()
@@ -235,6 +261,7 @@ def run_micro(wl: Workload, settings: Settings) -> list[Row]:
                     impl.unavailable = short_reason(exc)
         live = [i for i in ctx.impls if i.unavailable is None]
         floor = next((i for i in live if i.floor), None)
+        reference = next((i for i in live if i.reference), None)
 
         samples: dict[str, list[float]] = {i.name: [] for i in live}
         round_medians: dict[str, list[float]] = {i.name: [] for i in live}
@@ -265,14 +292,12 @@ def run_micro(wl: Workload, settings: Settings) -> list[Row]:
             if impl.unavailable is None:
                 row.median = statistics.median(samples[impl.name])
                 row.p99 = percentile(samples[impl.name], 99)
+                mine = round_medians[impl.name]
                 if floor is not None:
-                    ratios = [
-                        a / b
-                        for a, b in zip(
-                            round_medians[impl.name], round_medians[floor.name], strict=True
-                        )
-                    ]
-                    row.ratio = statistics.median(ratios)
+                    row.ratio = median_ratio(mine, round_medians[floor.name])
+                if reference is not None and not (impl.floor or impl.reference):
+                    ref = median_ratio(mine, round_medians[reference.name])
+                    row.note = "; ".join(filter(None, [f"{ref:.2f}x {reference.name}", row.note]))
             rows.append(row)
         return rows
     finally:
@@ -303,7 +328,7 @@ def fmt_value(value: float | None, unit: str) -> str:
 
 
 def render_table(rows: list[Row]) -> str:
-    header = "| workload | implementation | median | p99 | xfloor | target | notes |"
+    header = "| workload | implementation | median | p99 | ratio to floor | target | notes |"
     lines = [header, "|---|---|--:|--:|--:|---|---|"]
     for row in rows:
         name = f"**{row.impl}**" if row.target is not None else row.impl

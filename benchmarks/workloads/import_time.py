@@ -49,7 +49,11 @@ def _time_run(code: str, cwd: str) -> int:
 
 
 def heaviest_imports(module: str, cwd: str, top: int = 3) -> str:
-    """Top-level packages with the largest cumulative -X importtime under ``module``."""
+    """The outside modules that ``module``'s own modules import, by cumulative time.
+
+    ``-X importtime`` prints children before their parent, nesting shown by indent: read
+    backwards, a line's parent is the last line seen one level up.
+    """
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {module}"],
         cwd=cwd,
@@ -59,16 +63,21 @@ def heaviest_imports(module: str, cwd: str, top: int = 3) -> str:
         check=True,
     )
     costs: dict[str, int] = {}
-    for line in proc.stderr.splitlines():
+    last_at_depth: dict[int, str] = {}
+    for line in reversed(proc.stderr.splitlines()):
         if not line.startswith("import time:") or "[us]" in line:
             continue
         try:
-            _, cumulative, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
+            _, cumulative, field = line.split(":", 1)[1].split("|")
         except ValueError:
             continue
-        if "." in name or name.startswith(module):
-            continue
-        costs[name] = max(costs.get(name, 0), int(cumulative))
+        name = field.strip()
+        depth = (len(field) - len(field.lstrip()) - 1) // 2
+        last_at_depth[depth] = name
+        parent = last_at_depth.get(depth - 1, "")
+        own = name == module or name.startswith(module + ".")
+        if not own and (parent == module or parent.startswith(module + ".")):
+            costs[name] = max(costs.get(name, 0), int(cumulative))
     ranked = sorted(costs.items(), key=lambda kv: -kv[1])[:top]
     return ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in ranked)
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from benchmarks import peers
 from benchmarks.harness import Ctx, Op, Target, Workload
 
 ORDER = 10
@@ -64,9 +65,7 @@ def _build(size: int) -> Any:
         ctx.add("cachekit Cache.get_cache_key", cachekit_op, targeted=True)
 
         def litellm_op() -> Op:
-            import litellm
-
-            cache = litellm.Cache(type="local")
+            cache = peers.litellm_cache(type="local")
             return lambda: cache.get_cache_key(**kwargs)
 
         ctx.add("LiteLLM Cache.get_cache_key", litellm_op)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from benchmarks import peers
 from benchmarks.harness import Ctx, Op, Target, Workload
 
 ORDER = 20
@@ -31,7 +32,12 @@ def build(ctx: Ctx) -> None:
     ctx.add("dict get", lambda: lambda: store[KEY], floor=True, expect=VALUE)
 
     blobs: dict[str, bytes] = {KEY: json.dumps(VALUE).encode()}
-    ctx.add("dict get + json.loads", lambda: lambda: json.loads(blobs[KEY]), expect=VALUE)
+    ctx.add(
+        "dict get + json.loads",
+        lambda: lambda: json.loads(blobs[KEY]),
+        reference=True,
+        expect=VALUE,
+    )
 
     def cachekit_async() -> Op:
         from cachekit import Cache
@@ -60,10 +66,7 @@ def build(ctx: Ctx) -> None:
     )
 
     def cashews_op() -> Op:
-        from cashews import Cache as CashewsCache
-
-        cache = CashewsCache()
-        cache.setup("mem://")
+        cache = peers.cashews_cache("mem://")
         ctx.defer(cache.close)
         ctx.run(cache.set(KEY, VALUE))
         return lambda: cache.get(KEY)
@@ -71,9 +74,7 @@ def build(ctx: Ctx) -> None:
     ctx.add("cashews mem:// get", cashews_op, expect=VALUE, note=_SHARED)
 
     def aiocache_op(timeout: float | None) -> Op:
-        from aiocache import SimpleMemoryCache
-
-        cache = SimpleMemoryCache(timeout=timeout)
+        cache = peers.aiocache_memory(timeout)
         ctx.defer(cache.close)
         ctx.run(cache.set(KEY, VALUE))
         return lambda: cache.get(KEY)
@@ -92,9 +93,7 @@ def build(ctx: Ctx) -> None:
     )
 
     def litellm_inmemory() -> Op:
-        from litellm.caching.in_memory_cache import InMemoryCache
-
-        cache = InMemoryCache()
+        cache = peers.litellm_in_memory()
         cache.set_cache(KEY, VALUE)
         return lambda: cache.async_get_cache(KEY)
 
@@ -106,9 +105,7 @@ def build(ctx: Ctx) -> None:
     )
 
     def litellm_facade() -> Op:
-        import litellm
-
-        cache = litellm.Cache(type="local")
+        cache = peers.litellm_cache(type="local")
         cache.add_cache(VALUE, cache_key=KEY)
         return lambda: cache.async_get_cache(cache_key=KEY)
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import peers
 from benchmarks.harness import Row, Settings, Target, Workload, short_reason
 
 ORDER = 40
@@ -69,16 +70,11 @@ async def _open(impl: str, n: int) -> tuple[Setter, Getter, Callable[[], Awaitab
 
         return ck_set, ck.aget, ck.aclose
     if impl == "cashews":
-        from cashews import Cache as CashewsCache
-
-        cc = CashewsCache()
         # the memory backend's default size is 1000 entries (LRU): raise it for the fill
-        cc.setup(f"mem://?size={2 * n}")
+        cc = peers.cashews_cache(f"mem://?size={2 * n}")
         return cc.set, cc.get, cc.close
     if impl == "aiocache":
-        from aiocache import SimpleMemoryCache
-
-        ac = SimpleMemoryCache(timeout=None)
+        ac = peers.aiocache_memory(timeout=None)
         return ac.set, ac.get, ac.close
     if impl == "dict-bytes":
         store: dict[str, bytes] = {}
