@@ -58,7 +58,8 @@ async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:
     failures = 0
     for impl in reversed(impls):  # pluggy order: last registered runs first
         try:
-            result = impl.function(event=event)
+            # like pluggy, pass only the arguments the implementation declares
+            result = impl.function(event=event) if impl.argnames else impl.function()
             if inspect.isawaitable(result):
                 runner = INLINE.get()
                 if runner is None:

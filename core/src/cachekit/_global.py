@@ -12,6 +12,7 @@ threads started later see.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -37,7 +38,8 @@ def _in_async_task() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return False
+        trio = sys.modules.get("trio")  # anyio's other backend; never imported here
+        return trio is not None and bool(trio.lowlevel.in_trio_task())
     return True
 
 

@@ -9,7 +9,7 @@ tool-call deltas, usage and finish reasons, chunk for chunk.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from typing import Any
 
 from cachekit._envelope import to_json_value
@@ -42,19 +42,21 @@ def _rebuild(chunk: Any, chunk_type: type[Any] | None) -> Any:
     return chunk if chunk_type is None else chunk_type.model_validate(chunk)
 
 
-async def replay_async(chunks: Iterable[Any], chunk_type: type[Any] | None) -> AsyncIterator[Any]:
+async def replay_async(
+    chunks: Iterable[Any], chunk_type: type[Any] | None
+) -> AsyncGenerator[Any, None]:
     for chunk in chunks:
         yield _rebuild(chunk, chunk_type)
 
 
-def replay_sync(chunks: Iterable[Any], chunk_type: type[Any] | None) -> Iterator[Any]:
+def replay_sync(chunks: Iterable[Any], chunk_type: type[Any] | None) -> Generator[Any, None, None]:
     for chunk in chunks:
         yield _rebuild(chunk, chunk_type)
 
 
 async def record_async(
     source: Any, store: Callable[[list[Any]], Awaitable[None]]
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Yield ``source``'s chunks; once it is exhausted, ``await store(chunks)``."""
     chunks: list[Any] = []
     try:
@@ -68,7 +70,7 @@ async def record_async(
     await store(chunks)
 
 
-def record_sync(source: Any, store: Callable[[list[Any]], None]) -> Iterator[Any]:
+def record_sync(source: Any, store: Callable[[list[Any]], None]) -> Generator[Any, None, None]:
     """Yield ``source``'s chunks; once it is exhausted, ``store(chunks)``."""
     chunks: list[Any] = []
     try:

@@ -13,8 +13,10 @@ the cache's sync face and call the provider directly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import time
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from cachekit._streams import (
     replay_async,
     replay_sync,
 )
+from cachekit.exceptions import EntryError
 
 if TYPE_CHECKING:
     from cachekit._cache import Cache
@@ -54,6 +57,11 @@ def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
     except Exception:
         return None
     return _model_type(hints.get("return"))
+
+
+def _is(kind: Callable[[Any], bool], fn: Callable[..., Any]) -> bool:
+    """``kind(fn)``, also for a callable object whose ``__call__`` is of that kind."""
+    return kind(fn) or (not inspect.isroutine(fn) and kind(type(fn).__call__))
 
 
 def _rebuild(value: Any, model: type[Any] | None) -> Any:
@@ -106,18 +114,36 @@ class _Call:
 
     @property
     def streaming(self) -> bool:
-        return self.kwargs.get("stream") is True
+        # a generator function's result is a stream whatever the kwargs say
+        return self.kwargs.get("stream") is True or _is(inspect.isgeneratorfunction, self.fn)
 
     # -- whole-request entries -------------------------------------------------
     async def lookup(self) -> tuple[bool, Any, dict[str, Any] | None]:
+        """``(hit, value, meta)``; a hit's value is already rebuilt into the caller's type
+        (a list of chunks for a stream), and a stored value that does not fit is a miss."""
+        start = time.perf_counter()
         request = self.cache._prepare(self.call_type, self.key_kwargs, self.controls)
         if isinstance(request, Exception):
-            await self.cache._notify("error", call_family(self.call_type), "", 0.0, error=request)
+            await self.cache._notify("error", call_family(self.call_type), "", start, error=request)
             return False, None, None
         self.request = request
         if self.streaming:
             request.meta = dict(STREAM_META)
-        return await self.cache._fetch(request)
+        hit, value, meta = await self.cache._fetch(request)
+        if not hit:
+            return False, None, meta
+        try:
+            if self.streaming:
+                if not isinstance(value, list):
+                    raise TypeError(f"a stored stream is a list of chunks, not {type(value)}")
+                value = [_rebuild(chunk, self.model) for chunk in value]
+            else:
+                value = _rebuild(value, self.model)
+        except Exception as exc:  # a foreign or outdated value: a miss, never a crash
+            error = EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
+            await self.cache._notify("error", request.call_type, request.key, start, error=error)
+            return False, None, meta
+        return True, value, meta
 
     async def save(self, result: Any) -> None:
         if self.request is not None:
@@ -134,7 +160,7 @@ class _Call:
             )
             if isinstance(request, Exception):
                 await self.cache._notify(
-                    "error", call_family(self.call_type), "", 0.0, error=request
+                    "error", call_family(self.call_type), "", time.perf_counter(), error=request
                 )
                 return False
             request.meta = dict(ITEM_META)
@@ -192,7 +218,7 @@ def wrap(
             model_cell.append(response_type or _annotated_model(fn))
         return model_cell[0]
 
-    if inspect.isasyncgenfunction(fn):
+    if _is(inspect.isasyncgenfunction, fn):
 
         @functools.wraps(fn)
         def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -205,7 +231,7 @@ def wrap(
 
         return agen_wrapper
 
-    if inspect.iscoroutinefunction(fn):
+    if _is(inspect.iscoroutinefunction, fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -238,8 +264,8 @@ async def _acall(call: _Call) -> Any:
         return await _guarded_finish(call, response)
     hit, value, _meta = await call.lookup()
     if call.streaming:
-        if hit and isinstance(value, list):
-            return replay_async(value, call.model)
+        if hit:
+            return replay_async(value, None)
         result = fn(*call.args, **call.kwargs)
         if inspect.isawaitable(result):
             result = await result
@@ -248,7 +274,7 @@ async def _acall(call: _Call) -> Any:
         await call.save(result)
         return result
     if hit:
-        return _rebuild(value, call.model)
+        return value
     request = call.request
     if request is None:
         return await fn(*call.args, **call.kwargs)
@@ -265,7 +291,8 @@ async def _guarded_finish(call: _Call, response: Any) -> Any:
     try:
         return await call.finish_items(response)
     except ValueError as exc:  # the provider's answer could not be split per item
-        await call.cache._notify("error", call_family(call.call_type), "", 0.0, error=exc)
+        start = time.perf_counter()
+        await call.cache._notify("error", call_family(call.call_type), "", start, error=exc)
         plan = call.plan
         if response is not None and plan is not None and len(plan.missing()) == len(plan.inputs):
             return response  # it answered the whole request: pass it on, uncached
@@ -276,12 +303,13 @@ async def _guarded_finish(call: _Call, response: Any) -> Any:
 async def _async_stream(call: _Call) -> Any:
     """An async generator function's wrapper: lookup happens on first iteration."""
     hit, value, _ = await call.lookup()
-    if hit and isinstance(value, list):
-        async for chunk in replay_async(value, call.model):
+    if hit:
+        stream = replay_async(value, None)
+    else:
+        stream = record_async(call.fn(*call.args, **call.kwargs), call.save)
+    async with contextlib.aclosing(stream):  # a consumer that stops early closes both
+        async for chunk in stream:
             yield chunk
-        return
-    async for chunk in record_async(call.fn(*call.args, **call.kwargs), call.save):
-        yield chunk
 
 
 def _call(call: _Call) -> Any:
@@ -295,15 +323,15 @@ def _call(call: _Call) -> Any:
         return run(_guarded_finish(call, response))
     hit, value, _ = run(call.lookup())
     if call.streaming:
-        if hit and isinstance(value, list):
-            return replay_sync(value, call.model)
+        if hit:
+            return replay_sync(value, None)
         result = fn(*call.args, **call.kwargs)
         if is_sync_stream(result):
             return record_sync(result, lambda chunks: run(call.save(chunks)))
         run(call.save(result))
         return result
     if hit:
-        return _rebuild(value, call.model)
+        return value
     request = call.request
     if request is None:
         return fn(*call.args, **call.kwargs)
