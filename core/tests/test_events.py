@@ -164,16 +164,6 @@ async def test_sync_face_inside_an_async_task(
     clock: FakeClock, backend: str, anyio_backend: str, request: pytest.FixtureRequest
 ) -> None:
     """A sync wrapped call made from async code (a blocking call, but it happens)."""
-    if anyio_backend == "trio":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="BUG _sync.py: the loop thread runs the coroutine in a copy of the "
-                "caller's context, whose sniffio current_async_library_cvar says 'trio', so "
-                "anyio (fail_after in CacheCore._io, observers) picks the trio backend on the "
-                "asyncio loop thread",
-                strict=True,
-            )
-        )
     recorder = Recorder()
     cache = Cache(type=backend, plugins=plugin_manager(recorder, AsyncRecorder()), clock=clock)
     call = cache.cached("completion")(Provider())
@@ -358,11 +348,6 @@ async def test_stats_latency_percentiles_of_key_value_operations(clock: FakeCloc
     assert cache.stats().as_dict()["latency"] == latency
 
 
-@pytest.mark.xfail(
-    reason="GAP _llm.py: the LLM-call path (_lookup/_store/_fetch_many/_save_many) records no "
-    "latency, so stats().latency stays empty for wrapped calls",
-    strict=True,
-)
 async def test_stats_latency_of_wrapped_calls(clock: FakeClock) -> None:
     cache = Cache(type="spy", plugins=plugin_manager(), clock=clock)
     call = cache.cached("acompletion")(Provider().acall)

@@ -61,13 +61,7 @@ def make(recorder: Recorder, clock: FakeClock, type: str = "faulty", **options: 
 # -- a backend that raises, hangs, or answers garbage --------------------------------------
 
 
-INLINE_BUG = pytest.mark.xfail(
-    reason="BUG _core.py CacheCore._read: for inline backends it calls backend.get without the "
-    "error mapping of _io, and _llm._lookup only catches CacheKitError, so a raising "
-    "in-process backend breaks the wrapped call",
-    strict=True,
-)
-BACKENDS = ["faulty", pytest.param("faulty-inline", marks=INLINE_BUG)]
+BACKENDS = ["faulty", "faulty-inline"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -28,7 +28,7 @@ json_values = st.recursive(
 )
 param_names = st.text(
     alphabet=st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12
-).filter(lambda n: n not in EXCLUDED_PARAMS and n not in {"file", "cache", "call_type"})
+).filter(lambda n: n not in EXCLUDED_PARAMS and n not in {"file", "cache", "call_type", "model"})
 
 
 @pytest.fixture(scope="module")

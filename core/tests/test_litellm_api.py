@@ -255,15 +255,7 @@ async def test_overrides_apply_to_per_item_embeddings(cache: Cache) -> None:
 # -- an override that calls the original reaches the built-in behaviour once --------------------
 
 PATHS = ["async-wrapper", "sync-wrapper", "async-api"]
-SYNC_API = pytest.param(
-    "sync-api",
-    marks=pytest.mark.xfail(
-        reason="BUG _llm.py get_cache/add_cache: the built-in sync method dispatches to the "
-        "override again (via async_get_cache/async_add_cache), so an override that calls "
-        "the original runs twice when called directly",
-        strict=True,
-    ),
-)
+SYNC_API = "sync-api"
 
 
 async def run_path(cache: Cache, path: str, provider: Provider) -> Any:

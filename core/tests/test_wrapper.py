@@ -586,11 +586,6 @@ async def test_entry_ttl_hook_sees_family_params_without_credentials(clock: Fake
     assert spy(cache).ttls() == [7.0]
 
 
-@pytest.mark.xfail(
-    reason="BUG _llm.py _store: a bad cachekit_entry_ttl value skips the write entirely; "
-    "hookspecs says it is reported and ignored (fall back to Cache(ttl=))",
-    strict=True,
-)
 async def test_bad_entry_ttl_hook_value_is_reported_and_ignored(clock: FakeClock) -> None:
     recorder = Recorder()
     cache = Cache(type="spy", plugins=plugin_manager(EntryTtl(-1.0), recorder), clock=clock, ttl=30)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from cachekit._backend import AsyncBackend
 from cachekit._cache import Cache
-from cachekit._core import DEFAULT_TIMEOUT
 from cachekit._controls import CacheControls
+from cachekit._core import DEFAULT_TIMEOUT
 from cachekit._envelope import Entry
 from cachekit._events import CacheEvent
 from cachekit._global import (

@@ -74,7 +74,10 @@ class Cache(LLMCalls):
             skey = self._kv_key(key)
         backend = self._backend
         if backend.inline:
-            raw = await backend.get(skey)
+            try:
+                raw = await backend.get(skey)
+            except Exception as exc:  # map like _io does, without its extra coroutine layer
+                raise self._mapped("get", exc) from exc
         else:
             raw = await self._io("get", backend.get, skey)
         entry = None

@@ -277,10 +277,8 @@ class CacheCore:
         if self._backend.inline:
             try:
                 return await call(*args)
-            except CacheKitError:
-                raise
             except Exception as exc:
-                raise BackendError(f"{self.type} {op} failed: {type(exc).__name__}: {exc}") from exc
+                raise self._mapped(op, exc) from exc
         breaker = self._breaker
         if not breaker.allow():
             raise BackendUnavailableError(
@@ -305,6 +303,12 @@ class CacheCore:
             raise BackendError(f"{self.type} {op} failed: {type(exc).__name__}: {exc}") from exc
         breaker.success()
         return result
+
+    def _mapped(self, op: str, exc: Exception) -> CacheKitError:
+        """A backend's exception as one of ours (ours pass through unchanged)."""
+        if isinstance(exc, CacheKitError):
+            return exc
+        return BackendError(f"{self.type} {op} failed: {type(exc).__name__}: {exc}")
 
     def _observed(self, kind: EventKind) -> bool:
         return bool(self._observers[kind].get_hookimpls())
@@ -354,11 +358,7 @@ class CacheCore:
 
     async def _read(self, key: str, call_type: str, start: float) -> Entry | None:
         """Fetch and decode one entry; corrupt or expired entries are misses."""
-        backend = self._backend
-        if backend.inline:
-            raw = await backend.get(key)
-        else:
-            raw = await self._io("get", backend.get, key)
+        raw = await self._io("get", self._backend.get, key)
         if raw is None:
             return None
         return await self._decode(raw, key, call_type, start)

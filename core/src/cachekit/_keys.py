@@ -267,9 +267,7 @@ def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
             out[k] = _file_digest(v)
         elif cls is float:
             out[k] = int(v) if v.is_integer() else v
-        elif cls is str or cls is list or cls is dict or cls is int or cls is bool:
-            out[k] = v
-        elif cls is tuple:
+        elif cls is str or cls is list or cls is dict or cls is int or cls is bool or cls is tuple:
             out[k] = v
         else:
             out[k] = _special(v)

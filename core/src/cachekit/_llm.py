@@ -86,7 +86,7 @@ class LLMCalls(CacheCore):
             _IN_OVERRIDE.reset(token)
 
     # -- keys ------------------------------------------------------------------
-    def get_cache_key(self, **kwargs: Any) -> str:
+    def get_cache_key(self, /, **kwargs: Any) -> str:
         """The storage key of a request (``cache={"namespace": ...}`` is honoured)."""
         controls = CacheControls.parse(kwargs.get("cache"))
         return self._derive(infer_call_type(kwargs), kwargs, controls)[0]
@@ -143,11 +143,12 @@ class LLMCalls(CacheCore):
                 entry = None
         if entry is None:
             await self._notify("miss", request.call_type, request.key, start)
-            return None
-        age = self._clock() - entry.created_at
-        await self._notify(
-            "hit", request.call_type, request.key, start, age_s=age, similarity=similarity
-        )
+        else:
+            age = self._clock() - entry.created_at
+            await self._notify(
+                "hit", request.call_type, request.key, start, age_s=age, similarity=similarity
+            )
+        self._stats.get_latency.append(_perf() - start)
         return entry
 
     # -- semantic lookups (semantic backends only) -------------------------------
@@ -197,14 +198,23 @@ class LLMCalls(CacheCore):
                 ttl,
             )
 
-    def _hook_ttl(self, request: Request, result: Any) -> float | None:
+    async def _hook_ttl(self, request: Request, result: Any) -> float | None:
+        """The ``cachekit_entry_ttl`` hook's choice; a raising hook or a bad value is
+        reported as an error event and ignored (the next rule of precedence applies)."""
         if not self.plugins.hook.cachekit_entry_ttl.get_hookimpls():
             return None
-        params = request.params if request.params is not None else canonical_params(request.kwargs)
-        chosen = self.plugins.hook.cachekit_entry_ttl(
-            call_type=request.call_type, params=params, result=result
-        )
-        return validate_ttl(chosen, "cachekit_entry_ttl result")
+        start = _perf()
+        try:
+            params = (
+                request.params if request.params is not None else canonical_params(request.kwargs)
+            )
+            chosen = self.plugins.hook.cachekit_entry_ttl(
+                call_type=request.call_type, params=params, result=result
+            )
+            return validate_ttl(chosen, "cachekit_entry_ttl result")
+        except Exception as exc:
+            await self._notify("error", request.call_type, request.key, start, error=exc)
+            return None
 
     async def _store(self, request: Request, result: Any) -> bool:
         """Write a result unless controls forbid it; failures become error events."""
@@ -213,7 +223,7 @@ class LLMCalls(CacheCore):
             return False
         start = _perf()
         try:
-            hook_ttl = None if controls.ttl is not None else self._hook_ttl(request, result)
+            hook_ttl = None if controls.ttl is not None else await self._hook_ttl(request, result)
             ttl = resolve_ttl(controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
             if ttl == 0:
                 return False
@@ -230,6 +240,7 @@ class LLMCalls(CacheCore):
             await self._notify("error", request.call_type, request.key, start, error=exc)
             return False
         await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
+        self._stats.latency("set", _perf() - start)
         return True
 
     def _prepare(
@@ -284,7 +295,7 @@ class LLMCalls(CacheCore):
             await self._notify("error", request.call_type, request.key, _perf(), error=exc)
 
     # -- LiteLLM names ---------------------------------------------------------
-    async def async_get_cache(self, **kwargs: Any) -> Any:
+    async def async_get_cache(self, /, **kwargs: Any) -> Any:
         """The cached result of a request, or ``None`` (a miss, or a backend problem)."""
         override = self._override("get_cache")
         if override is not None:
@@ -295,7 +306,7 @@ class LLMCalls(CacheCore):
         entry = await self._lookup(request)
         return None if entry is None else entry.value
 
-    async def async_add_cache(self, result: Any, **kwargs: Any) -> None:
+    async def async_add_cache(self, result: Any, /, **kwargs: Any) -> None:
         """Store ``result`` as the answer to the request described by ``kwargs``."""
         override = self._override("add_cache")
         if override is not None:
@@ -305,13 +316,23 @@ class LLMCalls(CacheCore):
         if request is not None:
             await self._store(request, result)
 
-    def get_cache(self, **kwargs: Any) -> Any:
+    def get_cache(self, /, **kwargs: Any) -> Any:
         """Sync twin of :meth:`async_get_cache`."""
-        return self._run(self.async_get_cache(**kwargs))
+        # This built-in runs only when not overridden or when an override calls it:
+        # either way it must not dispatch to the override again.
+        token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {"get_cache"})
+        try:
+            return self._run(self.async_get_cache(**kwargs))
+        finally:
+            _IN_OVERRIDE.reset(token)
 
-    def add_cache(self, result: Any, **kwargs: Any) -> None:
+    def add_cache(self, result: Any, /, **kwargs: Any) -> None:
         """Sync twin of :meth:`async_add_cache`."""
-        self._run(self.async_add_cache(result, **kwargs))
+        token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {"add_cache"})
+        try:
+            self._run(self.async_add_cache(result, **kwargs))
+        finally:
+            _IN_OVERRIDE.reset(token)
 
     # -- batches for per-item embeddings (one backend round trip each) ---------
     async def _fetch_many(self, requests: list[Request]) -> list[Any]:
@@ -348,6 +369,7 @@ class LLMCalls(CacheCore):
                 age = self._clock() - entry.created_at
                 await self._notify("hit", request.call_type, request.key, start, age_s=age)
                 out.append(entry.value)
+        self._stats.latency("get_many", _perf() - start)
         return out
 
     async def _save_many(self, pairs: list[tuple[Request, Any]], whole: Any) -> None:
@@ -361,7 +383,9 @@ class LLMCalls(CacheCore):
         first = pairs[0][0]
         start = _perf()
         try:
-            hook_ttl = None if first.controls.ttl is not None else self._hook_ttl(first, whole)
+            hook_ttl = (
+                None if first.controls.ttl is not None else await self._hook_ttl(first, whole)
+            )
             ttl = resolve_ttl(first.controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
             if ttl == 0:
                 return
@@ -378,3 +402,4 @@ class LLMCalls(CacheCore):
             return
         for request, _ in pairs:
             await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
+        self._stats.latency("set_many", _perf() - start)

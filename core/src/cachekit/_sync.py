@@ -15,6 +15,8 @@ An async observer met while driving inline is handed to the loop thread.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import sys
 import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
@@ -59,7 +61,14 @@ class _LoopThread:
         if running is loop:
             coro.close()
             raise RuntimeError("cachekit's sync API cannot be called from its own loop thread")
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        # Run in a copy of the caller's context (so context variables such as the
+        # override guard carry over) minus sniffio's "current async library", which
+        # would make anyio on this asyncio loop think it is running under trio.
+        ctx = contextvars.copy_context()
+        sniffio = sys.modules.get("sniffio")
+        if sniffio is not None:
+            ctx.run(sniffio.current_async_library_cvar.set, None)
+        return ctx.run(asyncio.run_coroutine_threadsafe, coro, loop).result()
 
 
 _loop_thread = _LoopThread()
