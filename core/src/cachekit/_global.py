@@ -11,7 +11,6 @@ threads started later see.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar, Token
@@ -35,12 +34,12 @@ def current_cache() -> Cache | None:
 
 
 def _in_async_task() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        trio = sys.modules.get("trio")  # anyio's other backend; never imported here
-        return trio is not None and bool(trio.lowlevel.in_trio_task())
-    return True
+    # Neither event-loop library is imported here: if one is running, it is loaded.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        return True
+    trio = sys.modules.get("trio")  # anyio's other backend
+    return trio is not None and bool(trio.lowlevel.in_trio_task())
 
 
 class CacheScope:

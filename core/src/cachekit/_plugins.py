@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import import_module, metadata
+from importlib import import_module
 from types import ModuleType
 from typing import Any
 
@@ -115,6 +115,8 @@ def build_plugin_manager(*, autoload: bool | None = None) -> pluggy.PluginManage
 
 
 def _version(dist: str) -> str:
+    from importlib import metadata  # ~25 ms; only needed to build a manager
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -122,6 +124,8 @@ def _version(dist: str) -> str:
 
 
 def _load_entry_points(pm: pluggy.PluginManager, prov: _Provenance) -> None:
+    from importlib import metadata
+
     for ep in metadata.entry_points(group=hookspecs.PROJECT_NAME):
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue

@@ -9,7 +9,6 @@ events; sync callers (threads) through threading events.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -66,6 +65,8 @@ class AsyncSingleFlight:
 def _loop_id() -> int:
     """Identify the running event loop, so flights (and their events) never cross loops."""
     try:
+        import asyncio  # already loaded when an asyncio loop runs
+
         return id(asyncio.get_running_loop())
     except RuntimeError:  # not asyncio, so trio (anyio's only other backend)
         import trio

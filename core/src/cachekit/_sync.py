@@ -14,12 +14,14 @@ An async observer met while driving inline is handed to the loop thread.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import sys
 import threading
 from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 from cachekit._events import INLINE
 
@@ -34,6 +36,8 @@ class _LoopThread:
         self._lock = threading.Lock()
 
     def loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio  # imported on first sync use, not at import time
+
         loop = self._loop
         if loop is None or loop.is_closed():
             with self._lock:
@@ -53,6 +57,8 @@ class _LoopThread:
         return loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        import asyncio
+
         loop = self.loop()
         try:
             running = asyncio.get_running_loop()
