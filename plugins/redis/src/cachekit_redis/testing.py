@@ -1,0 +1,424 @@
+"""Throwaway Redis servers for tests: standalone, a 3-master Cluster, a Sentinel.
+
+Each helper starts Debian's ``redis-server`` binary (``apt-get install redis-server``)
+on free ports on ``127.0.0.1``, in a temporary directory, with persistence off
+(``--save "" --appendonly no``), waits until it answers, and stops it again::
+
+    from cachekit_redis.testing import RedisServer
+
+    with RedisServer() as server:          # or server = RedisServer().start()
+        cache = Cache.from_url(server.url)
+        ...
+        server.kill()                      # SIGKILL: an outage
+        server.start()                     # back on the same port, empty
+        server.pause(); server.resume()    # SIGSTOP/SIGCONT: a hung server
+
+    with RedisClusterServer() as cluster:  # 3 masters, all 16384 slots assigned
+        Cache.from_url(cluster.url)        # redis+cluster://127.0.0.1:p1,...
+
+    with RedisSentinelServer() as sentinel:  # a master plus one sentinel
+        Cache.from_url(sentinel.url)       # redis+sentinel://127.0.0.1:p/mymaster
+
+The helpers are synchronous (call them from fixtures, not from a running event
+loop). ``server.command("PTTL", key)`` runs one command on a short-lived
+connection, for assertions about what the server holds. Servers still running
+at interpreter exit are killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import redis
+
+__all__ = [
+    "RedisClusterServer",
+    "RedisSentinelServer",
+    "RedisServer",
+    "find_binary",
+    "free_port",
+]
+
+HOST = "127.0.0.1"
+_STARTUP_TIMEOUT = 15.0
+_INSTALL_HINT = "install it with: apt-get install -y redis-server"
+
+_running: weakref.WeakSet[RedisServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_running):
+        server.kill()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def find_binary(name: str = "redis-server") -> str:
+    """The path of ``redis-server`` (or ``redis-cli``), or a clear error."""
+    found = shutil.which(name) or (
+        f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+    )
+    if found is None:
+        raise RuntimeError(f"{name} not found; {_INSTALL_HINT}")
+    return found
+
+
+class RedisServer:
+    """One ``redis-server`` process on ``127.0.0.1:port``.
+
+    ``port`` defaults to a free port chosen once, so :meth:`start` after
+    :meth:`kill`/:meth:`stop` brings the server back where clients expect it.
+    ``password`` sets ``requirepass``; ``extra_args`` are more ``--name value``
+    arguments for the server.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        password: str | None = None,
+        extra_args: Sequence[str] = (),
+        binary: str | None = None,
+        directory: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.host = HOST
+        self.port = free_port() if port is None else port
+        self.password = password
+        self.extra_args = list(extra_args)
+        self.binary = binary or find_binary()
+        self._own_dir = directory is None
+        self.directory = Path(
+            tempfile.mkdtemp(prefix="cachekit-redis-") if directory is None else directory
+        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.directory / f"redis-{self.port}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- addresses ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``redis://[:password@]127.0.0.1:port/0``."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def args(self) -> list[str]:
+        args = [
+            self.binary,
+            "--bind", self.host,
+            "--port", str(self.port),
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(self.log_path),
+        ]  # fmt: skip
+        if self.password:
+            args += ["--requirepass", self.password]
+        return args + self.extra_args
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> RedisServer:
+        """Start the server (again, on the same port) and wait until it answers PING."""
+        if self.running:
+            return self
+        self._process = subprocess.Popen(
+            self.args(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        _running.add(self)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited:\n{self._log_tail()}")
+            try:
+                if self.command("PING") in (True, b"PONG"):
+                    return
+            except (redis.RedisError, OSError) as exc:
+                last = exc
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(
+            f"redis-server on port {self.port} did not answer ({last}):\n{self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        text = ""
+        if (
+            self._process is not None
+            and self._process.stderr is not None
+            and self._process.poll() is not None
+        ):
+            text = self._process.stderr.read().decode(errors="replace")
+        with contextlib.suppress(OSError):
+            text += self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-15:])
+
+    def _signal(self, signum: int) -> None:
+        if self.running:
+            assert self._process is not None
+            self._process.send_signal(signum)
+
+    def stop(self) -> None:
+        """Shut the server down (SIGTERM; SIGKILL if it lingers)."""
+        self.resume()
+        self._signal(signal.SIGTERM)
+        self._reap(5.0)
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes mid-run, as in a crash."""
+        self._signal(signal.SIGKILL)
+        self._reap(5.0)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel but nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        self._signal(signal.SIGCONT)
+
+    def _reap(self, timeout: float) -> None:
+        process = self._process
+        if process is None:
+            return
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+        _running.discard(self)
+
+    def close(self) -> None:
+        """Stop the server and remove its temporary directory."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- inspection ----------------------------------------------------------------
+    def client(self) -> redis.Redis:
+        """A synchronous redis-py client for assertions (close it after use)."""
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            password=self.password,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            protocol=2,
+        )
+
+    def command(self, *args: Any) -> Any:
+        """Run one command on a fresh connection and return the reply."""
+        with self.client() as client:
+            return client.execute_command(*args)
+
+    def command_calls(self, name: str) -> int:
+        """How many times the server ran command ``name`` (``INFO commandstats``)."""
+        stats = self.command("INFO", "commandstats")
+        entry = stats.get(f"cmdstat_{name.lower()}")
+        return int(entry["calls"]) if entry else 0
+
+
+class RedisClusterServer:
+    """A Redis Cluster of ``masters`` nodes (no replicas) on free loopback ports."""
+
+    def __init__(self, masters: int = 3, *, binary: str | None = None) -> None:
+        if masters < 3:
+            raise ValueError("redis-cli --cluster create needs at least 3 masters")
+        self.directory = Path(tempfile.mkdtemp(prefix="cachekit-redis-cluster-"))
+        self.nodes: list[RedisServer] = []
+        for i in range(masters):
+            node_dir = self.directory / f"node-{i}"
+            port = free_port()
+            extra = [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node_dir / "nodes.conf"),
+                "--cluster-port", str(free_port()),
+                "--cluster-node-timeout", "2000",
+            ]  # fmt: skip
+            self.nodes.append(
+                RedisServer(port, extra_args=extra, binary=binary, directory=node_dir)
+            )
+
+    @property
+    def startup_nodes(self) -> list[dict[str, Any]]:
+        """``[{"host": ..., "port": ...}]`` as LiteLLM's ``redis_startup_nodes``."""
+        return [{"host": node.host, "port": node.port} for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...``."""
+        return "redis+cluster://" + ",".join(f"{n.host}:{n.port}" for n in self.nodes)
+
+    def start(self) -> RedisClusterServer:
+        for node in self.nodes:
+            node.start()
+        cli = find_binary("redis-cli")
+        addresses = [f"{node.host}:{node.port}" for node in self.nodes]
+        result = subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            self.close()
+            raise RuntimeError(
+                f"redis-cli --cluster create failed:\n{result.stdout.decode()[-2000:]}"
+            )
+        self._wait_ok()
+        return self
+
+    def _wait_ok(self) -> None:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            infos = [node.command("CLUSTER", "INFO") for node in self.nodes]
+            texts = [i.decode() if isinstance(i, bytes) else str(i) for i in infos]
+            if all("cluster_state:ok" in t and "cluster_slots_assigned:16384" in t for t in texts):
+                return
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+
+    def node_for_slot(self, slot: int) -> RedisServer:
+        """The master that serves hash slot ``slot``."""
+        for entry in self.nodes[0].command("CLUSTER", "SLOTS"):
+            start, end, master = entry[0], entry[1], entry[2]
+            if start <= slot <= end:
+                port = int(master[1])
+                return next(node for node in self.nodes if node.port == port)
+        raise LookupError(f"slot {slot} is not served")
+
+    def command_calls(self, name: str) -> int:
+        """Calls of command ``name`` summed over every node."""
+        return sum(node.command_calls(name) for node in self.nodes)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RedisClusterServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _SentinelProcess(RedisServer):
+    """``redis-server <config> --sentinel``: the same binary in Sentinel mode."""
+
+    def __init__(self, config: Path, port: int, *, binary: str, directory: Path) -> None:
+        super().__init__(port, binary=binary, directory=directory)
+        self.config = config
+
+    def args(self) -> list[str]:
+        return [self.binary, str(self.config), "--sentinel", "--logfile", str(self.log_path)]
+
+
+class RedisSentinelServer:
+    """A master ``redis-server`` plus one Sentinel (``redis-server --sentinel``)
+    watching it under ``service_name``."""
+
+    def __init__(self, service_name: str = "mymaster", *, binary: str | None = None) -> None:
+        self.service_name = service_name
+        self.master = RedisServer(binary=binary)
+        self.port = free_port()
+        self.host = HOST
+        self.directory = self.master.directory
+        self._binary = binary or find_binary()
+        self._config = self.directory / "sentinel.conf"
+        self.sentinel = _SentinelProcess(
+            self._config, self.port, binary=self._binary, directory=self.directory / "sentinel"
+        )
+
+    @property
+    def sentinel_nodes(self) -> list[tuple[str, int]]:
+        """``[(host, port)]`` as LiteLLM's ``sentinel_nodes``."""
+        return [(self.host, self.port)]
+
+    @property
+    def url(self) -> str:
+        """``redis+sentinel://127.0.0.1:port/<service_name>``."""
+        return f"redis+sentinel://{self.host}:{self.port}/{self.service_name}"
+
+    def start(self) -> RedisSentinelServer:
+        self.master.start()
+        self._config.write_text(
+            f"bind {self.host}\nport {self.port}\ndir {self.directory}\n"
+            f"sentinel monitor {self.service_name} {self.master.host} {self.master.port} 1\n"
+        )
+        self.sentinel.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            reply = self.sentinel.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name)
+            if reply and int(reply[1]) == self.master.port:
+                return self
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError("the Sentinel did not report its master")
+
+    def close(self) -> None:
+        self.sentinel.stop()
+        self.master.close()
+
+    def __enter__(self) -> RedisSentinelServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
