@@ -14,6 +14,7 @@ from cachekit import (
     BackendUnavailableError,
     Cache,
     EntryError,
+    TieredBackend,
     hookimpl,
 )
 from cachekit._envelope import encode_entry
@@ -112,9 +113,11 @@ async def test_hanging_backend_is_bounded_by_the_timeout(
     acompletion = cache.cached("acompletion")(provider.acall)
     assert await acompletion(**REQ) == ANSWER_1
     errors = recorder.of("error")
-    assert [type(e.error) for e in errors] == [BackendTimeoutError, BackendTimeoutError]
+    # One timeout per call: after the read timed out, the write is not attempted.
+    assert [type(e.error) for e in errors] == [BackendTimeoutError]
     assert isinstance(errors[0].error, TimeoutError)
-    assert cache.stats().errors == 2
+    assert cache.stats().errors == 1
+    assert faulty(cache).calls["set"] == 0
 
 
 def test_hanging_backend_sync(recorder: Recorder, clock: FakeClock) -> None:
@@ -124,7 +127,7 @@ def test_hanging_backend_sync(recorder: Recorder, clock: FakeClock) -> None:
     completion = cache.cached("completion")(provider)
     assert completion(**REQ) == ANSWER_1
     assert [type(e.error) for e in recorder.of("error")] == [BackendTimeoutError]
-    assert recorder.kinds == ["error", "miss", "store"]  # the write went through
+    assert recorder.kinds == ["error", "miss"]  # a backend that just timed out is not written to
 
 
 async def test_garbage_bytes_are_a_miss(recorder: Recorder, clock: FakeClock) -> None:
@@ -378,3 +381,64 @@ async def test_breaker_counts_timeouts(recorder: Recorder, clock: FakeClock) -> 
 def test_bad_breaker_settings_are_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="breaker"):
         Cache(plugins=plugin_manager(), breaker={"treshold": 3})
+
+
+# -- closing, and the L1 tier in front of a failing backend ---------------------------------
+
+
+async def test_aclose_is_not_skipped_by_an_open_circuit(
+    recorder: Recorder, clock: FakeClock
+) -> None:
+    cache = breaker_cache(recorder, clock)
+    faulty(cache).fail("raise")
+    call = cache.cached("acompletion")(Provider().acall)
+    for _ in range(3):
+        await call(**REQ)
+    assert cache._breaker.blocked()
+    await faulty(cache).inner.set("k", b"v", None)
+    await cache.aclose()  # must reach the backend although the circuit is open
+    assert len(faulty(cache).inner) == 0
+
+
+async def test_open_circuit_calls_the_provider_without_touching_the_backend(
+    recorder: Recorder, clock: FakeClock
+) -> None:
+    cache = breaker_cache(recorder, clock)
+    faulty(cache).fail("raise")
+    provider = Provider()
+    call = cache.cached("acompletion")(provider.acall)
+    for _ in range(3):
+        await call(**REQ)
+    before = faulty(cache).total_calls
+    errors = cache.stats().errors
+    await call(**REQ)
+    assert faulty(cache).total_calls == before  # no I/O, not even a key lookup
+    assert cache.stats().errors == errors + 1  # but counted, and reported
+    assert provider.count == 4
+    with pytest.raises(ValueError, match="cache"):
+        await call(**REQ, cache={"ttl": -1})  # controls are still validated
+
+
+async def test_l1_tier_serves_hits_while_the_backend_fails(
+    recorder: Recorder, clock: FakeClock
+) -> None:
+    cache = make(recorder, clock, l1_ttl=30.0, l1_max_size=10)
+    tiered = cache.backend
+    assert isinstance(tiered, TieredBackend)
+    l2 = tiered.l2
+    assert isinstance(l2, FaultyBackend)
+    provider = Provider()
+    call = cache.cached("acompletion")(provider.acall)
+    first = await call(**REQ)
+    l2.fail("raise")
+    assert await call(**REQ) == first  # answered by the L1, the failing L2 never asked
+    assert provider.count == 1
+    assert l2.calls["get"] == 1  # only the first (miss) lookup reached the L2
+    assert cache.stats().errors == 0
+
+
+def test_l1_options_are_validated(recorder: Recorder, clock: FakeClock) -> None:
+    with pytest.raises(ValueError, match="l1_ttl"):
+        make(recorder, clock, l1_ttl=-1)
+    with pytest.raises(ValueError, match="in-process"):
+        Cache(type="local", l1_ttl=5)

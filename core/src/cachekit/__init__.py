@@ -38,7 +38,9 @@ from cachekit._plugins import (
     get_plugin_manager,
     plugin_failures,
 )
+from cachekit._semantic import SemanticBackend, SemanticMatch
 from cachekit._stats import CacheStats
+from cachekit._tiered import TieredBackend
 from cachekit.exceptions import (
     BackendError,
     BackendTimeoutError,
@@ -73,6 +75,9 @@ __all__ = [
     "LoggingObserver",
     "PluginError",
     "PluginFailure",
+    "SemanticBackend",
+    "SemanticMatch",
+    "TieredBackend",
     "UnknownBackendError",
     "backend_registry",
     "build_plugin_manager",

@@ -49,6 +49,12 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return self._failures >= self.threshold
 
+    def blocked(self) -> bool:
+        """Open and not yet due for a probe: an operation now would be refused."""
+        return self._failures >= self.threshold and (
+            self._probing or self._clock() < self._open_until
+        )
+
     def allow(self) -> bool:
         """Whether an operation may run now (closed, or the one half-open probe)."""
         if self._failures < self.threshold:

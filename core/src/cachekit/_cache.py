@@ -79,7 +79,10 @@ class Cache(LLMCalls):
             except Exception as exc:  # map like _io does, without its extra coroutine layer
                 raise self._mapped("get", exc) from exc
         else:
-            raw = await self._io("get", backend.get, skey)
+            l1 = self._l1
+            raw = None if l1 is None else await l1.get(skey)
+            if raw is None:
+                raw = await self._io("get", backend.get, skey)
         entry = None
         if raw is not None:
             try:
@@ -173,8 +176,12 @@ class Cache(LLMCalls):
         return await self._io("clear", self._backend.clear, namespace_prefix(ns))
 
     async def aclose(self) -> None:
-        """Release the backend's resources. Idempotent."""
-        await self._io("close", self._backend.aclose)
+        """Release the backend's resources. Idempotent. Never skipped by an open
+        circuit or cut short by the operation timeout: connections must be released."""
+        try:
+            await self._backend.aclose()
+        except Exception as exc:
+            raise self._mapped("close", exc) from exc
 
     async def __aenter__(self) -> Cache:
         return self

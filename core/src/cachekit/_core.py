@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,11 +33,13 @@ from cachekit._keys import (
     namespace_prefix,
     validate_namespace,
 )
+from cachekit._local import LocalBackend
 from cachekit._plugins import embedder_registry, get_plugin_manager, resolve_backend
 from cachekit._semantic import SemanticBackend
 from cachekit._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._stats import CacheStats, StatsRecorder
 from cachekit._sync import run_inline, run_on_loop_thread
+from cachekit._tiered import TieredBackend
 from cachekit.exceptions import (
     BackendError,
     BackendTimeoutError,
@@ -83,6 +86,17 @@ _BACKEND_KEYWORDS = (
     "qdrant_quantization_config",
     "embedder",
 )
+
+
+def _running_asyncio() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def _asyncio_timeout(seconds: float) -> Any:
+    import asyncio
+
+    return asyncio.timeout(seconds)
 
 
 #: Cosine similarity a semantic hit needs unless ``similarity_threshold`` says otherwise.
@@ -183,8 +197,16 @@ class CacheCore:
         semantic_options: dict[str, Any] = {
             k: options.pop(k) for k in ("similarity_threshold", "embedder") if k in options
         }
+        l1 = {
+            k: options.pop(k)
+            for k in ("l1_ttl", "l1_max_size", "l1_max_size_bytes")
+            if k in options
+        }
         self._backend = self._make_backend(type, dict(options), clock)
         self._semantic = self._semantic_setup(semantic_options)
+        self._l1: LocalBackend | None = None
+        if l1:
+            self._add_l1(**l1)
         self._stats = StatsRecorder()
         self._flights = AsyncSingleFlight()
         self._sync_flights = SyncSingleFlight()
@@ -195,6 +217,7 @@ class CacheCore:
             for kind in ("hit", "miss", "store", "error")
         }
         self._hit_hook = self._observers["hit"]
+        self._key_hook = self.plugins.hook.cachekit_key_params
         self._miss_hook = self._observers["miss"]
         self._key_prefix = namespace_prefix(self.namespace)
         self._supported = frozenset(self.supported_call_types) | frozenset(
@@ -238,6 +261,30 @@ class CacheCore:
         raise ConfigurationError(
             f"embedder must be a registered name or an async (texts) -> vectors callable, got {embedder!r}"
         )
+
+    def _add_l1(
+        self,
+        l1_ttl: float | None = None,
+        l1_max_size: int | None = None,
+        l1_max_size_bytes: int | None = None,
+    ) -> None:
+        """Put an in-process L1 (``TieredBackend``) in front of a remote backend."""
+        ttl = validate_ttl(l1_ttl, "l1_ttl")
+        if ttl is None or ttl == 0:
+            if l1_max_size is not None or l1_max_size_bytes is not None:
+                raise ConfigurationError("l1_max_size/l1_max_size_bytes need l1_ttl > 0")
+            return
+        if self._backend.inline:
+            raise ConfigurationError(f"{self.type!r} is in-process already; an L1 adds nothing")
+        if self._semantic is not None:
+            raise ConfigurationError("an L1 tier is not supported in front of semantic backends")
+        self._l1 = LocalBackend(
+            max_size=1000 if l1_max_size is None else l1_max_size, max_size_bytes=l1_max_size_bytes
+        )
+        tiered = TieredBackend(self._l1, self._backend, ttl)
+        tiered.name = self.type
+        tiered.default_ttl = self._backend.default_ttl
+        self._backend = tiered
 
     def _make_backend(
         self, type_name: str, options: dict[str, Any], clock: Callable[[], float] | None
@@ -287,6 +334,10 @@ class CacheCore:
         try:
             if self.timeout is None:
                 result = await call(*args)
+            elif _running_asyncio():
+                # asyncio's own timeout costs a third of anyio.fail_after per operation
+                async with _asyncio_timeout(self.timeout):
+                    result = await call(*args)
             else:
                 with anyio.fail_after(self.timeout):
                     result = await call(*args)
@@ -358,7 +409,10 @@ class CacheCore:
 
     async def _read(self, key: str, call_type: str, start: float) -> Entry | None:
         """Fetch and decode one entry; corrupt or expired entries are misses."""
-        raw = await self._io("get", self._backend.get, key)
+        l1 = self._l1
+        raw = None if l1 is None else await l1.get(key)  # L1 hits skip the breaker and timeout
+        if raw is None:
+            raw = await self._io("get", self._backend.get, key)
         if raw is None:
             return None
         return await self._decode(raw, key, call_type, start)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
 from cachekit._core import CacheCore
 from cachekit._embedders import normalise
-from cachekit._envelope import Entry, encode_entry
+from cachekit._envelope import Entry, decode_entry, encode_entry
 from cachekit._keys import (
     DEFAULT_CALL_TYPES,
     call_family,
@@ -32,9 +32,18 @@ from cachekit._keys import (
     infer_call_type,
 )
 from cachekit._semantic import SEMANTIC_FAMILIES, partition_of, prompt_text
-from cachekit.exceptions import BackendError, CacheKitError, PluginError
+from cachekit.exceptions import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CacheKitError,
+    PluginError,
+)
 
-__all__ = ["DEFAULT_CALL_TYPES", "LLMCalls", "Request"]
+__all__ = ["DEFAULT_CALL_TYPES", "MISS", "LLMCalls", "Request"]
+
+#: What :meth:`LLMCalls._peek` returns when it cannot answer.
+MISS: Any = object()
 
 T = TypeVar("T")
 
@@ -57,6 +66,7 @@ class Request:
     meta: dict[str, Any] = field(default_factory=dict)
     partition: str = ""  # semantic backends: computed with the vector, once per miss
     vector: list[float] | None = None
+    degraded: bool = False  # the lookup found the backend down: don't wait on it again
 
 
 class LLMCalls(CacheCore):
@@ -136,6 +146,7 @@ class LLMCalls(CacheCore):
                 entry, similarity = await self._semantic_read(request, start)
         except CacheKitError as exc:  # fail-open: an outage or a bad store is a miss
             await self._notify("error", request.call_type, request.key, start, error=exc)
+            request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
             entry = None
         if entry is not None and controls.s_maxage is not None:
             age = self._clock() - entry.created_at
@@ -219,10 +230,14 @@ class LLMCalls(CacheCore):
     async def _store(self, request: Request, result: Any) -> bool:
         """Write a result unless controls forbid it; failures become error events."""
         controls = request.controls
-        if controls.no_store:
+        if controls.no_store or request.degraded:
             return False
         start = _perf()
         try:
+            if self._breaker.blocked() and not self._backend.inline:
+                raise BackendUnavailableError(
+                    f"{self.type} backend is failing; circuit open, not storing"
+                )
             hook_ttl = None if controls.ttl is not None else await self._hook_ttl(request, result)
             ttl = resolve_ttl(controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
             if ttl == 0:
@@ -293,6 +308,61 @@ class LLMCalls(CacheCore):
             await self._call_override("add_cache", adder, result, **request.kwargs)
         except Exception as exc:
             await self._notify("error", request.call_type, request.key, _perf(), error=exc)
+
+    # -- the wrapper's fast paths ------------------------------------------------
+    def _peek(self, family: str, kwargs: dict[str, Any]) -> Any:
+        """The cached value of a plain request on an in-process backend, or ``MISS``.
+
+        The hit path of a wrapped call without controls, overrides, key hooks, hit
+        observers or a semantic index: derive the key, read and decode in place, no
+        coroutine layers and no ``Request``. Anything else (including every miss and
+        every error) returns ``MISS`` and the caller takes the full path, which
+        counts and reports it.
+        """
+        backend = self._backend
+        if not backend.inline or self._semantic is not None:
+            return MISS
+        overrides = self.__dict__
+        if "get_cache_key" in overrides or "get_cache" in overrides:
+            return MISS
+        if self._key_hook.get_hookimpls() or self._hit_hook.get_hookimpls():
+            return MISS
+        start = _perf()
+        try:
+            key = derive_key(self.namespace, family, canonical_params(kwargs))
+            pending = backend.get(key)
+            try:
+                pending.send(None)
+            except StopIteration as done:
+                raw = done.value
+            else:  # an inline backend that suspended: not ours to drive
+                pending.close()
+                return MISS
+            if raw is None:
+                return MISS
+            entry = decode_entry(raw)
+        except Exception:
+            return MISS
+        if entry.expires_at is not None and self._clock() >= entry.expires_at:
+            return MISS
+        stats = self._stats
+        stats.hits += 1
+        stats.get_latency.append(_perf() - start)
+        return entry.value
+
+    def _breaker_open(self) -> bool:
+        """Whether a remote backend's circuit is open (calls skip the cache entirely)."""
+        return not self._backend.inline and self._breaker.blocked()
+
+    async def _skip_open_circuit(self, family: str) -> None:
+        """Count (and report) a call that bypassed the cache because the circuit is open."""
+        await self._notify(
+            "error",
+            family,
+            "",
+            _perf(),
+            error=BackendUnavailableError(f"{self.type} backend is failing; circuit open"),
+        )
 
     # -- LiteLLM names ---------------------------------------------------------
     async def async_get_cache(self, /, **kwargs: Any) -> Any:

@@ -10,7 +10,14 @@ from cachekit.exceptions import ConfigurationError
 __all__ = ["options_from_url"]
 
 #: Query parameters that configure the core rather than the backend.
-_CORE_OPTIONS = {"namespace": str, "ttl": float, "timeout": float}
+_CORE_OPTIONS: dict[str, type] = {
+    "namespace": str,
+    "ttl": float,
+    "timeout": float,
+    "l1_ttl": float,
+    "l1_max_size": int,
+    "l1_max_size_bytes": int,
+}
 
 _S3_ALIASES = {
     "endpoint_url": "s3_endpoint_url",
@@ -56,15 +63,21 @@ def options_from_url(url: str) -> dict[str, Any]:
                 options[name] = kind(raw)
             except ValueError:
                 raise ConfigurationError(f"URL option {name}={raw!r} is not valid") from None
-    if scheme in ("redis", "rediss", "unix") or scheme.startswith("redis+"):
+    if scheme in ("redis", "rediss", "unix") or scheme.startswith(("redis+", "rediss+")):
         options["type"] = "redis"
-        options["url"] = parts._replace(
-            query="&".join(f"{k}={v}" for k, v in query.items())
-        ).geturl()
+        # The URL goes to the backend as written, minus the core's query options.
+        base = url.split("?", 1)[0]
+        rest = "&".join(f"{k}={v}" for k, v in query.items())
+        options["url"] = f"{base}?{rest}" if rest else base
         return options
     if scheme == "s3":
         if not parts.netloc:
             raise ConfigurationError("s3:// URL needs a bucket: s3://bucket/prefix")
+        if "@" in parts.netloc:
+            raise ConfigurationError(
+                "s3:// URLs take no credentials (s3://bucket/prefix); pass "
+                "s3_aws_access_key_id/s3_aws_secret_access_key or use the AWS credential chain"
+            )
         options.update(type="s3", s3_bucket_name=parts.netloc)
         prefix = unquote(parts.path).strip("/")
         if prefix:

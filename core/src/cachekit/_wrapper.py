@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cachekit._controls import CacheControls
 from cachekit._embeddings import ITEM_META, EmbeddingPlan, _item_id, per_item_inputs
 from cachekit._keys import call_family
-from cachekit._llm import Request
+from cachekit._llm import MISS, Request
 from cachekit._streams import (
     STREAM_META,
     is_async_stream,
@@ -84,6 +84,7 @@ class _Call:
         "plan",
         "request",
         "requests",
+        "streaming",
     )
 
     def __init__(
@@ -95,6 +96,7 @@ class _Call:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         raw_controls: Any,
+        generator: bool = False,
     ) -> None:
         self.cache = cache
         self.call_type = call_type
@@ -111,11 +113,8 @@ class _Call:
         self.items = per_item_inputs(kwargs) if call_family(call_type) == "embedding" else None
         self.plan: EmbeddingPlan | None = None
         self.requests: list[Request] = []
-
-    @property
-    def streaming(self) -> bool:
         # a generator function's result is a stream whatever the kwargs say
-        return self.kwargs.get("stream") is True or _is(inspect.isgeneratorfunction, self.fn)
+        self.streaming = generator or kwargs.get("stream") is True
 
     # -- whole-request entries -------------------------------------------------
     async def lookup(self) -> tuple[bool, Any, dict[str, Any] | None]:
@@ -231,6 +230,28 @@ def wrap(
 
         return agen_wrapper
 
+    family = call_family(call_type)
+    generator = _is(inspect.isgeneratorfunction, fn)
+    batchable = family == "embedding"
+
+    def plain(cache: Cache, raw: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Whether the fast hit path may answer this call (see ``LLMCalls._peek``)."""
+        if raw is not None or args or generator or kwargs.get("stream") is True:
+            return False
+        return not (batchable and isinstance(kwargs.get("input"), list | tuple))
+
+    def fast_hit(cache: Cache, kwargs: dict[str, Any]) -> Any:
+        value = cache._peek(family, kwargs)
+        if value is MISS or value is None:
+            return MISS
+        m = model()
+        if m is None:
+            return value
+        try:
+            return m.model_validate(value)
+        except Exception:  # the full path reports it and refreshes the entry
+            return MISS
+
     if _is(inspect.iscoroutinefunction, fn):
 
         @functools.wraps(fn)
@@ -238,6 +259,14 @@ def wrap(
             raw = kwargs.pop("cache", None)
             cache = source()
             if cache is None or not cache.supports(call_type):
+                return await fn(*args, **kwargs)
+            if plain(cache, raw, args, kwargs):
+                value = fast_hit(cache, kwargs)
+                if value is not MISS:
+                    return value
+            if cache._breaker_open():
+                CacheControls.parse(raw)  # still validated before the call
+                await cache._skip_open_circuit(family)
                 return await fn(*args, **kwargs)
             return await _acall(_Call(cache, call_type, fn, model(), args, kwargs, raw))
 
@@ -249,7 +278,15 @@ def wrap(
         cache = source()
         if cache is None or not cache.supports(call_type):
             return fn(*args, **kwargs)
-        return _call(_Call(cache, call_type, fn, model(), args, kwargs, raw))
+        if plain(cache, raw, args, kwargs):
+            value = fast_hit(cache, kwargs)
+            if value is not MISS:
+                return value
+        if cache._breaker_open():
+            CacheControls.parse(raw)
+            cache._run(cache._skip_open_circuit(family))
+            return fn(*args, **kwargs)
+        return _call(_Call(cache, call_type, fn, model(), args, kwargs, raw, generator))
 
     return sync_wrapper
 
