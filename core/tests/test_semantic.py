@@ -204,7 +204,7 @@ async def test_storing_the_same_prompt_twice_keeps_one_index_entry(
     await cache.async_add_cache({"choices": []}, **request(QUESTION))
     backend = cache.backend
     assert isinstance(backend, LocalSemanticBackend)
-    partition = partition_of("default", "completion", request(QUESTION))
+    partition = partition_of("default", "completion", request(QUESTION), "hash")
     assert list(backend._vectors[partition]) == [cache.get_cache_key(**request(QUESTION))]
     assert await cache.async_get_cache(**request(REWORDED)) == {"choices": []}
 
@@ -240,3 +240,10 @@ class TestLocalSemanticContract(SemanticBackendContract):
     async def advance(self, backend: AsyncBackend, seconds: float) -> None:
         assert isinstance(backend, LocalSemanticBackend)
         backend._clock.advance(seconds)  # type: ignore[attr-defined]
+
+
+def test_two_embedders_never_share_a_partition() -> None:
+    params = request(QUESTION)
+    assert partition_of("default", "completion", params, "hash") != partition_of(
+        "default", "completion", params, "my.module.embed"
+    )

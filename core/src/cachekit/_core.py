@@ -88,6 +88,15 @@ _BACKEND_KEYWORDS = (
 )
 
 
+def _embedder_id(embedder: Any) -> str:
+    """A stable name for an embedder: its registered name, or the callable's dotted path."""
+    if isinstance(embedder, str):
+        return embedder
+    target = getattr(embedder, "__func__", embedder)
+    cls = target if hasattr(target, "__qualname__") else type(target)
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
+
+
 def _running_asyncio() -> bool:
     asyncio = sys.modules.get("asyncio")
     return asyncio is not None and asyncio.events._get_running_loop() is not None
@@ -110,6 +119,7 @@ class SemanticSetup:
     backend: SemanticBackend
     threshold: float
     embedder: Embedder
+    embedder_id: str
 
 
 class CacheCore:
@@ -242,8 +252,9 @@ class CacheCore:
             raise ConfigurationError(
                 f"similarity_threshold is a cosine similarity in [0, 1], got {threshold!r}"
             )
+        embedder = options.get("embedder") or "hash"
         return SemanticSetup(
-            backend, float(threshold), self._resolve_embedder(options.get("embedder"))
+            backend, float(threshold), self._resolve_embedder(embedder), _embedder_id(embedder)
         )
 
     def _resolve_embedder(self, embedder: Any) -> Embedder:

@@ -5,7 +5,7 @@ Registered ones (``cachekit_register_embedders``) are selected by name:
 ``Cache(type="redis-semantic", embedder="hash")``.
 
 ``hash`` (the default) needs nothing and works offline: lowercase word unigrams
-and bigrams plus character 3- to 5-grams, each hashed (BLAKE2b, stable across
+and bigrams plus character 3- to 5-grams, each hashed (CRC-32, stable across
 processes) into ``dim`` signed buckets, then L2-normalised. It recognises
 rewordings that share surface form ("What is the capital of France?" / "what is
 the capital of france"), not paraphrases with different words; plug in a model
@@ -18,8 +18,8 @@ import itertools
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from hashlib import blake2b
 from typing import Any
+from zlib import crc32
 
 from cachekit.exceptions import ConfigurationError
 from cachekit.hookspecs import hookimpl
@@ -56,9 +56,14 @@ class HashEmbedder:
 
     def embed_one(self, text: str) -> list[float]:
         vector = [0.0] * self.dim
+        dim = self.dim
+        # Repeated features (common in long prompts) are hashed once.
+        counts: dict[str, float] = {}
         for feature, weight in self._features(text):
-            h = int.from_bytes(blake2b(feature.encode(), digest_size=8).digest(), "little")
-            vector[h % self.dim] += weight if (h >> 63) & 1 else -weight
+            counts[feature] = counts.get(feature, 0.0) + weight
+        for feature, weight in counts.items():
+            h = crc32(feature.encode())  # stable across processes, unlike hash()
+            vector[(h >> 1) % dim] += weight if h & 1 else -weight
         return normalise(vector)
 
     async def __call__(self, texts: list[str]) -> list[list[float]]:

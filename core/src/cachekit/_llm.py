@@ -179,7 +179,9 @@ class LLMCalls(CacheCore):
             vector = normalise(vectors[0])
         except Exception as exc:
             raise PluginError(f"embedder failed: {type(exc).__name__}: {exc}") from exc
-        request.partition = partition_of(self._namespace_of(request.key), request.call_type, params)
+        request.partition = partition_of(
+            self._namespace_of(request.key), request.call_type, params, semantic.embedder_id
+        )
         request.vector = vector
         return True
 

@@ -110,11 +110,17 @@ def prompt_text(params: dict[str, Any]) -> str | None:
     return None
 
 
-def partition_of(namespace: str, family: str, params: dict[str, Any]) -> str:
-    """The digest naming the set of entries a request may semantically match."""
+def partition_of(namespace: str, family: str, params: dict[str, Any], embedder: str = "") -> str:
+    """The digest naming the set of entries a request may semantically match.
+
+    ``embedder`` identifies the embedding function: vectors of two embedders are
+    never compared, even when their dimensions agree."""
     rest = {k: v for k, v in params.items() if k not in ("messages", "prompt", "input")}
     pinned = [m for m in _messages(params) if m.get("role") in _PINNED_ROLES]
     doc = json.dumps(
-        [namespace, family, rest, pinned], sort_keys=True, separators=(",", ":"), default=str
+        [namespace, family, embedder, rest, pinned],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(doc.encode()).hexdigest()[:32]
