@@ -17,6 +17,7 @@ from cachekit._backend import AsyncBackend
 from cachekit._cache import Cache
 from cachekit._controls import CacheControls
 from cachekit._core import DEFAULT_TIMEOUT
+from cachekit._embedders import HashEmbedder, openai_embedder
 from cachekit._envelope import Entry
 from cachekit._events import CacheEvent
 from cachekit._global import (
@@ -71,6 +72,7 @@ __all__ = [
     "ConfigurationError",
     "Entry",
     "EntryError",
+    "HashEmbedder",
     "LocalBackend",
     "LoggingObserver",
     "PluginError",
@@ -90,6 +92,7 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
+    "openai_embedder",
     "plugin_failures",
     "update_cache",
 ]
