@@ -247,3 +247,20 @@ def test_two_embedders_never_share_a_partition() -> None:
     assert partition_of("default", "completion", params, "hash") != partition_of(
         "default", "completion", params, "my.module.embed"
     )
+
+
+@pytest.mark.anyio
+async def test_openai_embedder_adapter_orders_and_normalises() -> None:
+    from cachekit import openai_embedder
+
+    seen: list[dict[str, Any]] = []
+
+    async def create(**kwargs: Any) -> dict[str, Any]:
+        seen.append(kwargs)
+        return {
+            "data": [{"index": 1, "embedding": [0.0, 2.0]}, {"index": 0, "embedding": [3.0, 4.0]}]
+        }
+
+    embed = openai_embedder(create, model="text-embedding-3-small", dimensions=2)
+    assert await embed(["a", "b"]) == [[0.6, 0.8], [0.0, 1.0]]
+    assert seen == [{"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 2}]
