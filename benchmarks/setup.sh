@@ -51,7 +51,7 @@ fi
 # installed with --no-deps below (a combined resolve goes "resolution-too-deep").
 uv pip install --quiet --python "$PY" \
     "litellm==1.110.*" fastapi orjson soundfile \
-    aiocache cashews diskcache "redis[hiredis]" \
+    aiocache cashews diskcache aiofiles "redis[hiredis]" \
     "aiobotocore==3.10.0" qdrant-client \
     pyinstrument
 uv pip install --quiet --python "$PY" --no-deps "aioboto3==15.5.0"
