@@ -76,7 +76,7 @@ def _fill(ctx: Ctx, cache: Any, namespace: str, n: int) -> tuple[str, float]:
     from cachekit._semantic import partition_of
 
     matrix, _, _ = dataset(n)
-    partition = partition_of(namespace, "completion", canonical_params(request(QUESTION)))
+    partition = partition_of(namespace, "completion", canonical_params(request(QUESTION)), "hash")
     items = [(entry_key(namespace, i), matrix[i]) for i in range(n)]
     t0 = time.perf_counter()
     ctx.run(cache.backend.index_many(partition, items, None))
