@@ -123,18 +123,9 @@ class SemanticSetup:
 
 
 class CacheCore:
-    """A cache in front of one storage backend.
-
-    ``type`` names a registered backend (``cachekit backends`` lists them). Every
-    other keyword follows LiteLLM's caching names; options meant for the backend
-    (``host``, ``s3_bucket_name``, ``disk_cache_dir``, ``max_size``…) are passed to
-    its factory. ``ttl`` is the default lifetime in seconds, ``namespace`` isolates
-    entries (``aclear`` removes only this namespace), ``timeout`` bounds each
-    backend operation, ``plugins`` selects a plugin manager, ``breaker`` tunes the
-    circuit breaker (``threshold``, ``cooldown``, ``max_cooldown`` seconds) and
-    ``clock`` (a ``() -> float`` of wall-clock seconds) is injectable for tests; it
-    is also given to backend factories that accept a ``clock`` option.
-    """
+    """Construction and the policy every operation goes through (keys, timeouts,
+    the circuit breaker, events, stats). Users hold :class:`cachekit.Cache`, whose
+    docstring describes the keyword arguments."""
 
     def __init__(
         self,
