@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from cachekit._batches import BatchCalls
 from cachekit._controls import validate_ttl
 from cachekit._core import _perf
 from cachekit._envelope import decode_entry, encode_entry
 from cachekit._keys import KEY_PREFIX, namespace_prefix, validate_namespace
-from cachekit._llm import LLMCalls
 from cachekit._urls import options_from_url
 from cachekit._wrapper import wrap
 from cachekit.exceptions import BackendError, ConfigurationError, EntryError
@@ -27,7 +27,7 @@ __all__ = ["Cache"]
 T = TypeVar("T")
 
 
-class Cache(LLMCalls):
+class Cache(BatchCalls):
     """A cache in front of one storage backend.
 
     ``type`` names a registered backend (``cachekit backends`` lists them). Every

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cachekit._controls import CacheControls, resolve_ttl, validate_ttl
-from cachekit._core import CacheCore
-from cachekit._embedders import normalise
 from cachekit._envelope import Entry, decode_entry, encode_entry
 from cachekit._keys import (
     DEFAULT_CALL_TYPES,
@@ -31,9 +29,8 @@ from cachekit._keys import (
     derive_key,
     infer_call_type,
 )
-from cachekit._semantic import SEMANTIC_FAMILIES, partition_of, prompt_text
+from cachekit._semantic_calls import SemanticCalls
 from cachekit.exceptions import (
-    BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
     CacheKitError,
@@ -69,7 +66,7 @@ class Request:
     degraded: bool = False  # the lookup found the backend down: don't wait on it again
 
 
-class LLMCalls(CacheCore):
+class LLMCalls(SemanticCalls):
     """LLM-call methods of :class:`cachekit.Cache` (LiteLLM's names) and the steps the
     ``cached`` wrapper is built from."""
 
@@ -161,55 +158,6 @@ class LLMCalls(CacheCore):
             )
         self._stats.get_latency.append(_perf() - start)
         return entry
-
-    # -- semantic lookups (semantic backends only) -------------------------------
-    async def _embed(self, request: Request) -> bool:
-        """Compute the request's partition and vector once; ``False`` if it has no text."""
-        if request.vector is not None:
-            return True
-        semantic = self._semantic
-        if semantic is None or request.call_type not in SEMANTIC_FAMILIES:
-            return False
-        params = request.params if request.params is not None else canonical_params(request.kwargs)
-        text = prompt_text(params)
-        if text is None:
-            return False
-        try:
-            vectors = await semantic.embedder([text])
-            vector = normalise(vectors[0])
-        except Exception as exc:
-            raise PluginError(f"embedder failed: {type(exc).__name__}: {exc}") from exc
-        request.partition = partition_of(
-            self._namespace_of(request.key), request.call_type, params, semantic.embedder_id
-        )
-        request.vector = vector
-        return True
-
-    async def _semantic_read(
-        self, request: Request, start: float
-    ) -> tuple[Entry | None, float | None]:
-        assert self._semantic is not None
-        if not await self._embed(request):
-            return None, None
-        backend = self._semantic.backend
-        match = await self._io(
-            "search", backend.search, request.partition, request.vector, self._semantic.threshold
-        )
-        if match is None:
-            return None, None
-        entry = await self._read(match.key, request.call_type, start)
-        return (entry, match.similarity) if entry is not None else (None, None)
-
-    async def _semantic_index(self, request: Request, ttl: float | None) -> None:
-        if self._semantic is not None and await self._embed(request):
-            await self._io(
-                "index",
-                self._semantic.backend.index,
-                request.partition,
-                request.key,
-                request.vector,
-                ttl,
-            )
 
     async def _hook_ttl(self, request: Request, result: Any) -> float | None:
         """The ``cachekit_entry_ttl`` hook's choice; a raising hook or a bad value is
@@ -405,73 +353,3 @@ class LLMCalls(CacheCore):
             self._run(self.async_add_cache(result, **kwargs))
         finally:
             _IN_OVERRIDE.reset(token)
-
-    # -- batches for per-item embeddings (one backend round trip each) ---------
-    async def _fetch_many(self, requests: list[Request]) -> list[Any]:
-        """Stored values for ``requests`` in order (``None`` for each miss); fail-open."""
-        if self._override("get_cache") is not None:
-            return [v if hit else None for hit, v, _ in [await self._fetch(r) for r in requests]]
-        start = _perf()
-        keys = [r.key for r in requests]
-        try:
-            raws = await self._io("get_many", self._backend.get_many, keys)
-            if len(raws) != len(keys):
-                raise BackendError(
-                    f"{self.type} get_many returned {len(raws)} values for {len(keys)}"
-                )
-        except CacheKitError as exc:
-            await self._notify("error", requests[0].call_type, keys[0], start, error=exc)
-            raws = [None] * len(keys)
-        out: list[Any] = []
-        for request, raw in zip(requests, raws, strict=True):
-            entry = (
-                None
-                if raw is None
-                else await self._decode(raw, request.key, request.call_type, start)
-            )
-            s_maxage = request.controls.s_maxage
-            if entry is not None and s_maxage is not None:
-                age = self._clock() - entry.created_at
-                if s_maxage == 0 or age > s_maxage:
-                    entry = None
-            if entry is None:
-                await self._notify("miss", request.call_type, request.key, start)
-                out.append(None)
-            else:
-                age = self._clock() - entry.created_at
-                await self._notify("hit", request.call_type, request.key, start, age_s=age)
-                out.append(entry.value)
-        self._stats.latency("get_many", _perf() - start)
-        return out
-
-    async def _save_many(self, pairs: list[tuple[Request, Any]], whole: Any) -> None:
-        """Store several results with one lifetime (chosen once for the whole call)."""
-        if not pairs or pairs[0][0].controls.no_store:
-            return
-        if self._override("add_cache") is not None:
-            for request, value in pairs:
-                await self._save(request, value)
-            return
-        first = pairs[0][0]
-        start = _perf()
-        try:
-            hook_ttl = (
-                None if first.controls.ttl is not None else await self._hook_ttl(first, whole)
-            )
-            ttl = resolve_ttl(first.controls.ttl, hook_ttl, self.ttl, self._backend.default_ttl)
-            if ttl == 0:
-                return
-            now = self._clock()
-            mapping = {
-                r.key: encode_entry(
-                    v, call_type=r.call_type, created_at=now, ttl=ttl, meta=r.meta or None
-                )
-                for r, v in pairs
-            }
-            await self._io("set_many", self._backend.set_many, mapping, ttl)
-        except Exception as exc:  # fail-open
-            await self._notify("error", first.call_type, first.key, start, error=exc)
-            return
-        for request, _ in pairs:
-            await self._notify("store", request.call_type, request.key, start, ttl_s=ttl)
-        self._stats.latency("set_many", _perf() - start)
