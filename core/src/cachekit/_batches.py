@@ -41,11 +41,8 @@ class BatchCalls(LLMCalls):
                 if raw is None
                 else await self._decode(raw, request.key, request.call_type, start)
             )
-            s_maxage = request.controls.s_maxage
-            if entry is not None and s_maxage is not None:
-                age = self._clock() - entry.created_at
-                if s_maxage == 0 or age > s_maxage:
-                    entry = None
+            if entry is not None and request.controls.rejects(self._clock() - entry.created_at):
+                entry = None
             if entry is None:
                 await self._notify("miss", request.call_type, request.key, start)
                 out.append(None)

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from cachekit._batches import BatchCalls
 from cachekit._controls import validate_ttl
 from cachekit._core import _perf
-from cachekit._envelope import decode_entry, encode_entry
+from cachekit._envelope import decode_entry, encode_entry, rebuild
 from cachekit._keys import KEY_PREFIX, namespace_prefix, validate_namespace
 from cachekit._urls import options_from_url
 from cachekit._wrapper import wrap
-from cachekit.exceptions import BackendError, ConfigurationError, EntryError
+from cachekit.exceptions import BackendError, EntryError
 
 __all__ = ["Cache"]
 
@@ -106,7 +106,7 @@ class Cache(BatchCalls):
         stats.get_latency.append(_perf() - start)
         if response_type is None:
             return entry.value
-        return _rebuild(entry.value, response_type)
+        return rebuild(entry.value, response_type)
 
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` (anything JSON can hold, or a pydantic model) under ``key``."""
@@ -142,7 +142,7 @@ class Cache(BatchCalls):
                 out.append(None)
             else:
                 await self._notify("hit", "kv", skey, start, age_s=self._clock() - entry.created_at)
-                out.append(_rebuild(entry.value, response_type))
+                out.append(rebuild(entry.value, response_type))
         self._stats.latency("get_many", _perf() - start)
         return out
 
@@ -233,14 +233,3 @@ class Cache(BatchCalls):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _rebuild(value: Any, response_type: type[T] | None) -> Any:
-    if response_type is None or value is None:
-        return value
-    validate = getattr(response_type, "model_validate", None)
-    if validate is None:
-        raise ConfigurationError(
-            f"response_type must be a pydantic model class, got {response_type!r}"
-        )
-    return validate(value)

@@ -53,6 +53,11 @@ class CacheControls:
     s_maxage: float | None = None
     namespace: str | None = None
 
+    def rejects(self, age: float) -> bool:
+        """Whether ``s-maxage`` refuses an entry ``age`` seconds old (``0`` refuses all)."""
+        limit = self.s_maxage
+        return limit is not None and (limit == 0 or age > limit)
+
     @classmethod
     def parse(cls, controls: object) -> CacheControls:
         """Validate a ``cache={...}`` mapping; raise ``ConfigurationError`` (a ``ValueError``)."""

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from cachekit.exceptions import ConfigurationError, EntryError
 
-__all__ = ["ENVELOPE_MAGIC", "Entry", "decode_entry", "encode_entry", "to_json_value"]
+__all__ = ["ENVELOPE_MAGIC", "Entry", "decode_entry", "encode_entry", "rebuild", "to_json_value"]
 
 ENVELOPE_MAGIC = "cachekit/1"
 
@@ -46,6 +46,16 @@ def to_json_value(value: Any) -> Any:
     """``value`` with a top-level pydantic model replaced by its JSON form."""
     dump = getattr(value, "model_dump", None)
     return value if dump is None else dump(mode="json")
+
+
+def rebuild(value: Any, model: type[Any] | None) -> Any:
+    """``value`` rebuilt into the pydantic ``model`` the caller named (``None``: as is)."""
+    if model is None or value is None:
+        return value
+    validate = getattr(model, "model_validate", None)
+    if validate is None:
+        raise ConfigurationError(f"response_type must be a pydantic model class, got {model!r}")
+    return validate(value)
 
 
 class Entry(NamedTuple):

@@ -145,10 +145,8 @@ class LLMCalls(SemanticCalls):
             await self._notify("error", request.call_type, request.key, start, error=exc)
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
             entry = None
-        if entry is not None and controls.s_maxage is not None:
-            age = self._clock() - entry.created_at
-            if controls.s_maxage == 0 or age > controls.s_maxage:
-                entry = None
+        if entry is not None and controls.rejects(self._clock() - entry.created_at):
+            entry = None
         if entry is None:
             await self._notify("miss", request.call_type, request.key, start)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from typing import Any
 
-from cachekit._envelope import to_json_value
+from cachekit._envelope import rebuild, to_json_value
 
 __all__ = [
     "is_async_stream",
@@ -38,20 +38,16 @@ def is_sync_stream(obj: object) -> bool:
     )
 
 
-def _rebuild(chunk: Any, chunk_type: type[Any] | None) -> Any:
-    return chunk if chunk_type is None else chunk_type.model_validate(chunk)
-
-
 async def replay_async(
     chunks: Iterable[Any], chunk_type: type[Any] | None
 ) -> AsyncGenerator[Any, None]:
     for chunk in chunks:
-        yield _rebuild(chunk, chunk_type)
+        yield rebuild(chunk, chunk_type)
 
 
 def replay_sync(chunks: Iterable[Any], chunk_type: type[Any] | None) -> Generator[Any, None, None]:
     for chunk in chunks:
-        yield _rebuild(chunk, chunk_type)
+        yield rebuild(chunk, chunk_type)
 
 
 async def record_async(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachekit._controls import CacheControls
 from cachekit._embeddings import ITEM_META, EmbeddingPlan, _item_id, per_item_inputs
+from cachekit._envelope import rebuild
 from cachekit._keys import call_family
 from cachekit._llm import MISS, Request
 from cachekit._streams import (
@@ -62,10 +63,6 @@ def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
 def _is(kind: Callable[[Any], bool], fn: Callable[..., Any]) -> bool:
     """``kind(fn)``, also for a callable object whose ``__call__`` is of that kind."""
     return kind(fn) or (not inspect.isroutine(fn) and kind(type(fn).__call__))
-
-
-def _rebuild(value: Any, model: type[Any] | None) -> Any:
-    return value if model is None or value is None else model.model_validate(value)
 
 
 class _Call:
@@ -135,9 +132,9 @@ class _Call:
             if self.streaming:
                 if not isinstance(value, list):
                     raise TypeError(f"a stored stream is a list of chunks, not {type(value)}")
-                value = [_rebuild(chunk, self.model) for chunk in value]
+                value = [rebuild(chunk, self.model) for chunk in value]
             else:
-                value = _rebuild(value, self.model)
+                value = rebuild(value, self.model)
         except Exception as exc:  # a foreign or outdated value: a miss, never a crash
             error = EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
             await self.cache._notify("error", request.call_type, request.key, start, error=error)
@@ -185,7 +182,7 @@ class _Call:
         assert self.plan is not None
         plan = self.plan
         if response is None:
-            return _rebuild(plan.merge(None), self.model)
+            return rebuild(plan.merge(None), self.model)
         missing = plan.missing()
         doc, fresh = EmbeddingPlan.split(response, missing)
         by_id = {
@@ -201,7 +198,7 @@ class _Call:
             return response
         merged = plan.merge(doc)
         model = _model_type(type(response)) or self.model
-        return _rebuild(merged, model)
+        return rebuild(merged, model)
 
 
 def wrap(
