@@ -73,6 +73,7 @@ _WRITE_BATCH = 256
 #: ones run inline, since a thread hop on a busy host costs more than it saves.
 _OFFLOAD_CELLS = 32_000_000
 _MAX_RELOADS = 4
+_MAX_SYNC_ROUNDS = 128
 
 
 def partition_id(partition: str) -> str:
@@ -192,10 +193,17 @@ class RedisSemanticBackend(RedisBackend, SemanticBackend):
     async def _sync(self, client: Client, mirror: PartitionMirror, names: list[str]) -> float:
         """Bring ``mirror`` up to date; return the server time (ms)."""
         h, _, s, g = names
-        for _ in range(_MAX_RELOADS):
+        reloads = 0
+        # Only this call's own reloads use up the budget: a sync cut short because a
+        # concurrent task reloaded the mirror (many first lookups at once) just retries
+        # from the fresher state, within a bounded number of rounds.
+        for _ in range(_MAX_SYNC_ROUNDS):
             with mirror.lock:
                 loaded, epoch, cursor, gen = mirror.loaded, mirror.epoch, mirror.cursor, mirror.gen
             if not loaded:
+                if reloads == _MAX_RELOADS:
+                    break
+                reloads += 1
                 await self._reload(client, mirror, names)
                 continue
             while True:
