@@ -147,7 +147,7 @@ def test_backends_lists_the_builtin_local_backend_with_its_distribution() -> Non
         "name": "local",
         "distribution": "cachekit",
         "version": metadata.version("cachekit"),
-        "plugin": "cachekit._local",
+        "plugin": "cachekit._storage._local",
     }
     human = cli("backends").stdout
     assert "local" in human

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from cachekit import Cache, CacheControls, ConfigurationError
-from cachekit._controls import resolve_ttl
+from cachekit._policy._controls import resolve_ttl
 
 
 @pytest.mark.parametrize(

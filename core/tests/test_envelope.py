@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from cachekit import Cache, EntryError, hookimpl
-from cachekit._envelope import decode_entry, encode_entry
+from cachekit._policy._envelope import decode_entry, encode_entry
 
 
 def test_round_trip_fields() -> None:

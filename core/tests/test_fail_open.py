@@ -17,7 +17,7 @@ from cachekit import (
     TieredBackend,
     hookimpl,
 )
-from cachekit._envelope import encode_entry
+from cachekit._policy._envelope import encode_entry
 from cachekit.testing import FakeClock
 
 from ._support import (

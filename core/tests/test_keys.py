@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from cachekit import EXCLUDED_PARAMS, KEY_PREFIX, Cache, ConfigurationError
-from cachekit._keys import call_family
+from cachekit._policy._keys import call_family
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

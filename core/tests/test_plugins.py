@@ -19,13 +19,13 @@ from cachekit import (
     plugin_failures,
 )
 from cachekit import hookspecs as specs
-from cachekit._plugins import _load_entry_points, _provenance
+from cachekit._kernel._manager import _load_entry_points, _provenance
 
 
 def test_local_is_registered_through_the_hook(pm: pluggy.PluginManager) -> None:
     registry = backend_registry(pm)
     assert registry["local"].factory is LocalBackend
-    assert registry["local"].plugin == "cachekit._local"
+    assert registry["local"].plugin == "cachekit._storage._local"
     assert registry["local"].distribution == "cachekit"
 
 
@@ -121,7 +121,7 @@ def test_an_entry_point_that_fails_to_import_is_skipped(monkeypatch: pytest.Monk
 def test_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CACHEKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
     names = {name for name, _ in build_plugin_manager().list_name_plugin()}
-    assert names == {"cachekit._local", "cachekit._local_semantic", "cachekit._embedders"}
+    assert names == {"cachekit._storage._local", "cachekit._local_semantic", "cachekit._embedders"}
 
 
 def test_default_manager_is_lazy_and_shared() -> None:

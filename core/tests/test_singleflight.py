@@ -10,7 +10,8 @@ from typing import Any
 
 import anyio
 import pytest
-from cachekit import Cache, _singleflight
+from cachekit import Cache
+from cachekit._llm import _singleflight
 from cachekit.testing import FakeClock
 
 from ._support import FaultyBackend, Provider, chat_response, embedding_response, plugin_manager
@@ -220,7 +221,7 @@ class CountingEvent(threading.Event):
 
 
 class FlightThreading:
-    """Stands in for the ``threading`` module inside ``cachekit._singleflight`` so the
+    """Stands in for the ``threading`` module inside ``cachekit._llm._singleflight`` so the
     test can tell when follower threads are waiting on a flight (no sleeps)."""
 
     Lock = staticmethod(threading.Lock)

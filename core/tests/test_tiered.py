@@ -9,7 +9,7 @@ import anyio
 import pluggy
 import pytest
 from cachekit import AsyncBackend, BackendUnavailableError, Cache, ConfigurationError, LocalBackend
-from cachekit._tiered import TieredBackend
+from cachekit import TieredBackend
 from cachekit.hookspecs import RegisterBackend, hookimpl
 from cachekit.testing import BackendContract, FakeClock
 

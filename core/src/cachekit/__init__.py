@@ -13,13 +13,9 @@ storage interface. Backend contract tests live in :mod:`cachekit.testing`.
 
 from __future__ import annotations
 
-from cachekit._backend import AsyncBackend
-from cachekit._cache import Cache
-from cachekit._controls import CacheControls
-from cachekit._core import DEFAULT_TIMEOUT
-from cachekit._embedders import HashEmbedder, openai_embedder
-from cachekit._envelope import Entry
-from cachekit._events import CacheEvent
+from cachekit._cache import DEFAULT_TIMEOUT, Cache
+from cachekit._engine._events import CacheEvent
+from cachekit._engine._stats import CacheStats
 from cachekit._global import (
     CacheScope,
     cached,
@@ -28,20 +24,23 @@ from cachekit._global import (
     enable_cache,
     update_cache,
 )
-from cachekit._keys import EXCLUDED_PARAMS, KEY_PREFIX
-from cachekit._local import LocalBackend
-from cachekit._logging import LoggingObserver, disable_logging, enable_logging
-from cachekit._plugins import (
-    BackendInfo,
+from cachekit._kernel._manager import (
     PluginFailure,
-    backend_registry,
     build_plugin_manager,
     get_plugin_manager,
     plugin_failures,
 )
-from cachekit._semantic import SemanticBackend, SemanticMatch
-from cachekit._stats import CacheStats
-from cachekit._tiered import TieredBackend
+from cachekit._kernel._registry import BackendInfo, backend_registry
+from cachekit._llm._info import CacheInfo, cache_info
+from cachekit._logging import LoggingObserver, disable_logging, enable_logging
+from cachekit._policy._controls import CacheControls
+from cachekit._policy._envelope import Entry
+from cachekit._policy._keys import EXCLUDED_PARAMS, KEY_PREFIX
+from cachekit._semantic._backend import SemanticBackend, SemanticMatch
+from cachekit._semantic._embedders import HashEmbedder, openai_embedder
+from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._local import LocalBackend
+from cachekit._storage._tiered import TieredBackend
 from cachekit.exceptions import (
     BackendError,
     BackendTimeoutError,
@@ -66,6 +65,7 @@ __all__ = [
     "Cache",
     "CacheControls",
     "CacheEvent",
+    "CacheInfo",
     "CacheKitError",
     "CacheScope",
     "CacheStats",
@@ -83,6 +83,7 @@ __all__ = [
     "UnknownBackendError",
     "backend_registry",
     "build_plugin_manager",
+    "cache_info",
     "cached",
     "current_cache",
     "disable_cache",

@@ -1,187 +1,232 @@
-"""``Cache``: the facade users hold. Policy lives once in :mod:`cachekit._core`.
+"""``Cache``: the facade users hold — a small object over a few collaborators.
 
-The async methods are the implementation; the sync twins are thin layers over
-them (see :mod:`cachekit._sync`). The key-value API raises mapped
-:class:`~cachekit.BackendError` subclasses so callers can tell a miss from an
-outage; the LLM-call API (:mod:`cachekit._llm`) and the ``cached`` wrapper are
-fail-open.
+* the **engine** (:mod:`cachekit._engine`): the one read path and the one write
+  path over the backend, with its timeout, circuit breaker, stats and events;
+* the **semantic index** (:mod:`cachekit._semantic`), for semantic backend types;
+* the **LLM-call layer** (:mod:`cachekit._llm`): keys of requests, fail-open
+  lookups and stores, LiteLLM's method names and the ``cached`` wrapper.
+
+The key-value API raises :class:`~cachekit.BackendError` subclasses on an outage so
+callers can tell a miss from a failure; the LLM-call API is fail-open. Async
+methods are the implementation; the sync twins are thin layers over them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from cachekit._batches import BatchCalls
-from cachekit._controls import validate_ttl
-from cachekit._core import _perf
-from cachekit._envelope import decode_entry, encode_entry, rebuild
-from cachekit._keys import KEY_PREFIX, namespace_prefix, validate_namespace
-from cachekit._urls import options_from_url
-from cachekit._wrapper import wrap
-from cachekit.exceptions import BackendError, EntryError
+import pluggy
 
-__all__ = ["Cache"]
+from cachekit._build import build_parts
+from cachekit._engine._engine import write_items
+from cachekit._engine._stats import CacheStats
+from cachekit._kernel._manager import get_plugin_manager
+from cachekit._kernel._urls import options_from_url
+from cachekit._llm._calls import Mode
+from cachekit._llm._wrapper import wrap
+from cachekit._policy._controls import validate_ttl
+from cachekit._policy._envelope import decode_payload
+from cachekit._policy._keys import namespace_prefix, storage_key, validate_namespace
+from cachekit._policy._models import is_model_class, rebuild_payload
+from cachekit._storage._backend import AsyncBackend
+from cachekit.exceptions import ConfigurationError
+
+__all__ = ["DEFAULT_TIMEOUT", "Cache"]
 
 T = TypeVar("T")
 
+#: Default bound of one backend operation, in seconds (fail-open budget).
+DEFAULT_TIMEOUT = 1.0
 
-class Cache(BatchCalls):
+_NOTHING: Any = object()
+_perf = time.perf_counter
+
+
+class Cache:
     """A cache in front of one storage backend.
 
-    ``type`` names a registered backend (``cachekit backends`` lists them). Every
-    other keyword follows LiteLLM's caching names; options meant for the backend
-    (``host``, ``s3_bucket_name``, ``disk_cache_dir``, ``max_size``…) are passed to
-    its factory. ``ttl`` is the default lifetime in seconds, ``namespace`` isolates
-    entries (``aclear`` removes only this namespace), ``timeout`` bounds each
-    backend operation, ``plugins`` selects a plugin manager, ``breaker`` tunes the
-    circuit breaker (``threshold``, ``cooldown``, ``max_cooldown`` seconds) and
-    ``clock`` (a ``() -> float`` of wall-clock seconds) is injectable for tests; it
-    is also given to backend factories that accept a ``clock`` option.
+    ``type`` names a registered backend (``cachekit backends`` lists them). Keywords
+    follow LiteLLM's caching names. The core's own: ``ttl`` (default lifetime,
+    seconds), ``namespace`` (isolates entries; ``aclear`` removes only this
+    namespace), ``supported_call_types``, ``mode`` (``"default_on"``, or
+    ``"default_off"``: cache only calls that pass ``cache={"use-cache": True}``),
+    ``timeout`` (bound of each backend operation), ``plugins`` (a plugin manager),
+    ``breaker`` (``threshold``, ``cooldown``, ``max_cooldown``), ``clock`` (a
+    ``() -> float`` of wall-clock seconds, injectable for tests; also given to
+    backend factories that take one), the L1 tier (``l1_ttl``, ``l1_max_size``,
+    ``l1_max_size_bytes``) and, for semantic types, ``similarity_threshold``,
+    ``embedder`` and ``redis_semantic_cache_embedding_model`` /
+    ``qdrant_semantic_cache_embedding_model``.
+
+    Every other keyword is a backend option (``host``, ``port``, ``password``,
+    ``s3_bucket_name``, ``disk_cache_dir``, ``qdrant_api_base``, ``max_size``…),
+    routed to the backend's factory by its signature: an option the backend does not
+    take is a ``ValueError`` that lists the ones it does.
     """
+
+    def __init__(
+        self,
+        type: str = "local",
+        *,
+        ttl: float | None = None,
+        namespace: str | None = None,
+        supported_call_types: Iterable[str] | None = None,
+        mode: Mode = "default_on",
+        timeout: float | None = DEFAULT_TIMEOUT,
+        plugins: pluggy.PluginManager | None = None,
+        clock: Callable[[], float] | None = None,
+        breaker: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "type": type,
+            "ttl": ttl,
+            "namespace": namespace,
+            "supported_call_types": supported_call_types,
+            "mode": mode,
+            "timeout": timeout,
+            "plugins": plugins,
+            "clock": clock,
+            "breaker": breaker,
+            **options,
+        }
+        self.plugins = get_plugin_manager() if plugins is None else plugins
+        parts = build_parts(self, self._options, self.plugins)
+        self.type: str = type
+        self.ttl = parts.ttl
+        self.namespace: str = parts.namespace
+        self.timeout = parts.timeout
+        self.mode: Mode = mode
+        self.supported_call_types: list[str] = parts.supported_call_types
+        self._engine = parts.engine
+        self._semantic = parts.semantic
+        self._calls = parts.calls
+        self._key_prefix = namespace_prefix(self.namespace)
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Cache:
-        """Build a cache from a URL (see :func:`cachekit._urls.options_from_url`)."""
-        options = options_from_url(url)
+        """Build a cache from a URL: ``redis://…``, ``s3://bucket/prefix``,
+        ``disk:///dir``, ``local://`` and any scheme a plugin registers. Query
+        parameters become options; ``overrides`` win over the URL."""
+        pm = overrides.get("plugins") or get_plugin_manager()
+        options = options_from_url(url, pm)
         options.update(overrides)
         return cls(**options)
 
+    @property
+    def backend(self) -> AsyncBackend:
+        """The storage backend instance."""
+        return self._engine.backend
+
+    def __repr__(self) -> str:
+        return f"Cache(type={self.type!r}, namespace={self.namespace!r})"
+
+    def stats(self) -> CacheStats:
+        """A snapshot of counters and latency percentiles."""
+        return self._engine.stats.snapshot()
+
+    def supports(self, call_type: str) -> bool:
+        """Whether ``call_type`` (or its family) is cached by this cache."""
+        return call_type in self._calls.supported
+
     def cached(
-        self, call_type: str, *, response_type: type[Any] | None = None
+        self,
+        call_type: str,
+        *,
+        response_type: type[Any] | None = None,
+        chunk_type: type[Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorate a provider function (sync, async, generator or async generator)
-        called with OpenAI-style keyword arguments so its results go through this cache.
-        ``response_type`` (or the function's pydantic return annotation) rebuilds hits."""
+        """Decorate a provider function (an SDK method, ``litellm.acompletion``, any
+        sync or async function called with OpenAI-style keyword arguments) so its
+        results go through this cache. ``response_type``/``chunk_type`` name the
+        pydantic types hits are rebuilt into (by default: the function's return
+        annotation, and what misses return)."""
 
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            return wrap(lambda: self, call_type, fn, response_type)
+            return wrap(lambda: self, call_type, fn, response_type, chunk_type)
 
         return decorate
 
     # -- key-value API ---------------------------------------------------------
+    def _key(self, key: str) -> str:
+        if type(key) is str and key.isascii() and 0 < len(key) < 256 and key[:9] != "cachekit:":
+            return self._key_prefix + key  # the common case, checked cheaply
+        return storage_key(key, self.namespace)
+
     async def aget(self, key: str, *, response_type: type[T] | None = None) -> Any:
         """The value stored under ``key``, or ``None``. ``response_type`` rebuilds a
-        pydantic model (``Model.model_validate``). Backend failures raise
-        :class:`BackendError`; a corrupt entry is a miss plus an error event."""
-        # The hot path: one backend call, one JSON parse, two counters, no extra
-        # coroutine layers unless something goes wrong or someone observes.
-        start = _perf()
-        if type(key) is str and key and not key.startswith(KEY_PREFIX):
-            skey = self._key_prefix + key
-        else:
-            skey = self._kv_key(key)
-        backend = self._backend
-        if backend.inline:
-            try:
-                raw = await backend.get(skey)
-            except Exception as exc:  # map like _io does, without its extra coroutine layer
-                raise self._mapped("get", exc) from exc
-        else:
-            l1 = self._l1
-            raw = None if l1 is None else await l1.get(skey)
-            if raw is None:
-                raw = await self._io("get", backend.get, skey)
-        entry = None
-        if raw is not None:
-            try:
-                entry = decode_entry(raw)
-            except EntryError as exc:
-                await self._notify("error", "kv", skey, start, error=exc)
-            else:
-                expires_at = entry.expires_at
-                if expires_at is not None and self._clock() >= expires_at:
-                    entry = None
-        stats = self._stats
-        if entry is None:
-            stats.misses += 1
-            if self._miss_hook.get_hookimpls():
-                await self._emit("miss", "kv", skey, start)
-            stats.get_latency.append(_perf() - start)
-            return None
-        stats.hits += 1
-        if self._hit_hook.get_hookimpls():
-            await self._emit("hit", "kv", skey, start, age_s=self._clock() - entry.created_at)
-        stats.get_latency.append(_perf() - start)
+        pydantic model. Backend failures raise :class:`BackendError`; a corrupt entry
+        is a miss plus an error event."""
+        skey = self._key(key)
         if response_type is None:
-            return entry.value
-        return rebuild(entry.value, response_type)
+            entry = await self._engine.read(skey, "kv", decode=True)
+            return None if entry is None else entry.value
+        if not is_model_class(response_type):
+            raise ConfigurationError(
+                f"response_type must be a pydantic model class, got {response_type!r}"
+            )
+        entry = await self._engine.read(skey, "kv")
+        return (
+            None if entry is None else rebuild_payload(entry.payload, response_type, decode_payload)
+        )
 
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` (anything JSON can hold, or a pydantic model) under ``key``."""
-        start = _perf()
-        lifetime = self._entry_ttl(validate_ttl(ttl))
-        skey = self._kv_key(key)
+        """Store ``value`` (anything JSON can hold, or a pydantic model) under ``key``.
+        ``ttl=0`` stores nothing and removes an older value under that key."""
+        lifetime = self._lifetime(ttl)
+        skey = self._key(key)
         if lifetime == 0:
-            await self._io("delete", self._backend.delete, skey)
+            await self._engine.delete(skey)
             return
-        raw = encode_entry(value, call_type="kv", created_at=self._clock(), ttl=lifetime)
-        await self._io("set", self._backend.set, skey, raw, lifetime)
-        await self._notify("store", "kv", skey, start, ttl_s=lifetime)
-        self._stats.latency("set", _perf() - start)
+        await self._engine.write(skey, value, "kv", lifetime)
+
+    def _lifetime(self, ttl: float | None) -> float | None:
+        ttl = validate_ttl(ttl)
+        if ttl is not None:
+            return ttl
+        return self.ttl if self.ttl is not None else self._engine.backend.default_ttl
 
     async def aget_many(
         self, keys: Sequence[str], *, response_type: type[T] | None = None
     ) -> list[Any]:
         """Values for ``keys`` in order (``None`` for each miss), in one batch."""
-        start = _perf()
-        skeys = [self._kv_key(k) for k in keys]
+        skeys = [self._key(k) for k in keys]
         if not skeys:
             return []
-        raws = await self._io("get_many", self._backend.get_many, skeys)
-        if len(raws) != len(skeys):
-            raise BackendError(
-                f"{self.type} get_many returned {len(raws)} values for {len(skeys)} keys"
-            )
-        out: list[Any] = []
-        for skey, raw in zip(skeys, raws, strict=True):
-            entry = None if raw is None else await self._decode(raw, skey, "kv", start)
-            if entry is None:
-                await self._notify("miss", "kv", skey, start)
-                out.append(None)
-            else:
-                await self._notify("hit", "kv", skey, start, age_s=self._clock() - entry.created_at)
-                out.append(rebuild(entry.value, response_type))
-        self._stats.latency("get_many", _perf() - start)
-        return out
+        entries = await self._engine.read_many(skeys, "kv")
+        if response_type is None:
+            return [None if e is None else e.value for e in entries]
+        return [
+            None if e is None else rebuild_payload(e.payload, response_type, decode_payload)
+            for e in entries
+        ]
 
     async def aset_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item of ``mapping`` with the same lifetime, in one batch."""
-        start = _perf()
-        lifetime = self._entry_ttl(validate_ttl(ttl))
-        now = self._clock()
-        encoded = {
-            self._kv_key(k): encode_entry(v, call_type="kv", created_at=now, ttl=lifetime)
-            for k, v in mapping.items()
-        }
-        if not encoded:
+        lifetime = self._lifetime(ttl)
+        items = {self._key(k): v for k, v in mapping.items()}
+        if not items:
             return
         if lifetime == 0:
-            for skey in encoded:
-                await self._io("delete", self._backend.delete, skey)
+            await self._engine.delete_many(list(items))
             return
-        await self._io("set_many", self._backend.set_many, encoded, lifetime)
-        for skey in encoded:
-            await self._notify("store", "kv", skey, start, ttl_s=lifetime)
-        self._stats.latency("set_many", _perf() - start)
+        await self._engine.write_many(write_items(items), "kv", lifetime)
 
     async def adelete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""
-        return await self._io("delete", self._backend.delete, self._kv_key(key))
+        return await self._engine.delete(self._key(key))
 
     async def aclear(self, namespace: str | None = None) -> int:
         """Remove every entry of this cache's namespace (or ``namespace``); return the count."""
         ns = self.namespace if namespace is None else validate_namespace(namespace)
-        return await self._io("clear", self._backend.clear, namespace_prefix(ns))
+        return await self._engine.clear(namespace_prefix(ns))
 
     async def aclose(self) -> None:
-        """Release the backend's resources. Idempotent. Never skipped by an open
-        circuit or cut short by the operation timeout: connections must be released."""
-        try:
-            await self._backend.aclose()
-        except Exception as exc:
-            raise self._mapped("close", exc) from exc
+        """Release the backend's resources. Idempotent; never skipped by an open circuit."""
+        await self._engine.close()
 
     async def __aenter__(self) -> Cache:
         return self
@@ -194,34 +239,77 @@ class Cache(BatchCalls):
     ) -> None:
         await self.aclose()
 
+    # -- LiteLLM's names (fail-open) -------------------------------------------
+    def get_cache_key(self, /, **kwargs: Any) -> str:
+        """The storage key of a request (``cache={"namespace": ...}`` and an explicit
+        ``cache_key=`` are honoured). ``ValueError`` naming the parameter that cannot
+        be keyed."""
+        return self._calls.key_of(kwargs)
+
+    async def async_get_cache(self, /, **kwargs: Any) -> Any:
+        """The cached result of a request, or ``None`` (a miss, or a backend problem)."""
+        calls = self._calls
+        with calls.running("async_get_cache"):
+            override = calls.override("get")
+            if override is not None:
+                return await calls.call_override(*override, **kwargs)
+            return await calls.get_cache(kwargs)
+
+    async def async_add_cache(self, result: Any = _NOTHING, /, **kwargs: Any) -> None:
+        """Store ``result`` as the answer to the request described by ``kwargs``
+        (``result=`` may also be given by keyword, as LiteLLM's docs do)."""
+        if result is _NOTHING:
+            if "result" not in kwargs:
+                raise TypeError("async_add_cache() needs the result to store")
+            result = kwargs.pop("result")
+        calls = self._calls
+        with calls.running("async_add_cache"):
+            override = calls.override("add")
+            if override is not None:
+                await calls.call_override(*override, result, **kwargs)
+                return
+            await calls.add_cache(result, kwargs)
+
+    def get_cache(self, /, **kwargs: Any) -> Any:
+        """Sync twin of :meth:`async_get_cache`."""
+        calls = self._calls
+        with calls.running("get_cache"):
+            return calls.engine.run(Cache.async_get_cache(self, **kwargs))
+
+    def add_cache(self, result: Any = _NOTHING, /, **kwargs: Any) -> None:
+        """Sync twin of :meth:`async_add_cache`."""
+        calls = self._calls
+        with calls.running("add_cache"):
+            calls.engine.run(Cache.async_add_cache(self, result, **kwargs))
+
     # -- sync face -------------------------------------------------------------
     def get(self, key: str, *, response_type: type[T] | None = None) -> Any:
         """Sync twin of :meth:`aget`."""
-        return self._run(self.aget(key, response_type=response_type))
+        return self._engine.run(self.aget(key, response_type=response_type))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Sync twin of :meth:`aset`."""
-        return self._run(self.aset(key, value, ttl))
+        return self._engine.run(self.aset(key, value, ttl))
 
     def get_many(self, keys: Sequence[str], *, response_type: type[T] | None = None) -> list[Any]:
         """Sync twin of :meth:`aget_many`."""
-        return self._run(self.aget_many(keys, response_type=response_type))
+        return self._engine.run(self.aget_many(keys, response_type=response_type))
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Sync twin of :meth:`aset_many`."""
-        return self._run(self.aset_many(mapping, ttl))
+        return self._engine.run(self.aset_many(mapping, ttl))
 
     def delete(self, key: str) -> bool:
         """Sync twin of :meth:`adelete`."""
-        return self._run(self.adelete(key))
+        return self._engine.run(self.adelete(key))
 
     def clear(self, namespace: str | None = None) -> int:
         """Sync twin of :meth:`aclear`."""
-        return self._run(self.aclear(namespace))
+        return self._engine.run(self.aclear(namespace))
 
     def close(self) -> None:
         """Sync twin of :meth:`aclose`."""
-        return self._run(self.aclose())
+        return self._engine.run(self.aclose())
 
     def __enter__(self) -> Cache:
         return self

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from cachekit._cache import Cache
-from cachekit._wrapper import wrap
+from cachekit._llm._wrapper import wrap
 
 __all__ = ["CacheScope", "cached", "current_cache", "disable_cache", "enable_cache", "update_cache"]
 
@@ -100,12 +100,15 @@ def update_cache(**changes: Any) -> CacheScope:
 
 
 def cached(
-    call_type: str, *, response_type: type[Any] | None = None
+    call_type: str,
+    *,
+    response_type: type[Any] | None = None,
+    chunk_type: type[Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a provider function; the current global cache is looked up per call
     (no cache enabled: the call passes straight through)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return wrap(current_cache, call_type, fn, response_type)
+        return wrap(current_cache, call_type, fn, response_type, chunk_type)
 
     return decorate

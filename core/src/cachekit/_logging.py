@@ -13,8 +13,8 @@ import logging
 
 import pluggy
 
-from cachekit._events import CacheEvent
-from cachekit._plugins import get_plugin_manager
+from cachekit._engine._events import CacheEvent
+from cachekit._kernel._manager import get_plugin_manager
 from cachekit.hookspecs import hookimpl
 
 __all__ = ["LoggingObserver", "disable_logging", "enable_logging"]

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from cachekit._events import CacheEvent
+    from cachekit._engine._events import CacheEvent
 
 __all__ = [
     "PROJECT_NAME",
+    "RegisterBackend",
+    "RegisterUrlScheme",
     "hookimpl",
     "hookspec",
 ]
@@ -40,8 +42,12 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 #: ``register(name, factory)``: a factory is called with the backend's options as
-#: keyword arguments and returns an :class:`cachekit.AsyncBackend`.
-RegisterBackend = Callable[[str, Callable[..., Any]], None]
+#: keyword arguments and returns an :class:`cachekit.AsyncBackend`. It may be given as
+#: a ``"module:attribute"`` string, imported only when a cache of that type is built.
+RegisterBackend = Callable[[str, Callable[..., Any] | str], None]
+
+#: ``register(scheme, parse)``: ``parse(url) -> {"type": ..., **options}``.
+RegisterUrlScheme = Callable[[str, Callable[[str], dict[str, Any]]], None]
 
 
 @hookspec
@@ -49,12 +55,18 @@ def cachekit_register_backends(register: RegisterBackend) -> None:
     """Register storage backend types.
 
     Call ``register(name, factory)`` once per type, e.g.
-    ``register("s3", S3Backend)``. ``factory(**options)`` must return an
-    :class:`cachekit.AsyncBackend`; it receives the keyword options given to
-    ``Cache(type=name, ...)`` that are meant for the backend (LiteLLM names such
-    as ``host``, ``s3_bucket_name``, ``disk_cache_dir`` and any ``**backend_options``)
-    and must raise :class:`cachekit.ConfigurationError` for an option it does not
-    accept. Registering a name twice is an error reported for the later plugin.
+    ``register("s3", "cachekit_s3._backend:S3Backend")``. ``factory(**options)``
+    must return an :class:`cachekit.AsyncBackend`. Its keyword parameters *are* the
+    backend's options: the core passes it exactly the ``Cache(type=name, ...)``
+    keywords it declares (LiteLLM names such as ``host``, ``s3_bucket_name``,
+    ``disk_cache_dir``), refuses any other with an error listing them, and passes
+    ``clock`` when it declares one. A factory with ``**options`` receives every
+    option and must reject unknown ones itself (``ConfigurationError``).
+
+    Give the factory as a ``"module:attribute"`` string (or a small function that
+    imports lazily) so that registering the plugin — which happens whenever a
+    process builds its first cache — imports none of the backend's client libraries.
+    Registering a name twice is an error reported for the later plugin.
 
     Returns nothing. Every implementation runs; one that raises is reported and
     skipped.
@@ -62,7 +74,21 @@ def cachekit_register_backends(register: RegisterBackend) -> None:
 
 
 @hookspec
-def cachekit_register_embedders(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def cachekit_register_url_schemes(register: RegisterUrlScheme) -> None:
+    """Register URL schemes for ``Cache.from_url``.
+
+    Call ``register(scheme, parse)``; ``parse(url)`` returns ``Cache`` keyword
+    arguments for the URL, including ``"type"`` (e.g. ``s3://bucket/prefix`` →
+    ``{"type": "s3", "s3_bucket_name": "bucket", "s3_path": "prefix"}``). The core
+    has already removed its own query options (``namespace``, ``ttl``, ``timeout``,
+    ``l1_*``) from the URL it passes. Raise :class:`cachekit.ConfigurationError` for a
+    URL the parser cannot read; never put credentials into an error message. Returns
+    nothing; the first plugin to register a scheme keeps it.
+    """
+
+
+@hookspec
+def cachekit_register_embedders(register: RegisterBackend) -> None:
     """Register text embedders for the semantic backends.
 
     Call ``register(name, factory)``; ``factory(**options)`` returns an async

@@ -20,7 +20,7 @@ from cachekit import (
     get_plugin_manager,
     hookimpl,
 )
-from cachekit._embedders import HashEmbedder, normalise
+from cachekit import HashEmbedder
 from cachekit.testing import FakeClock, unit_vector
 from cachekit_qdrant import QdrantSemanticBackend, point_id, quantization
 from cachekit_qdrant._plugin import ACCEPTED
@@ -49,8 +49,8 @@ def request(text: str, *, model: str = MODEL, system: str | None = None) -> dict
 
 def similarity(a: str, b: str) -> float:
     embed = HashEmbedder()
-    va = normalise(embed.embed_one(f"user: {a}"))
-    vb = normalise(embed.embed_one(f"user: {b}"))
+    va = embed.embed_one(f"user: {a}")
+    vb = embed.embed_one(f"user: {b}")
     return sum(x * y for x, y in zip(va, vb, strict=True))
 
 

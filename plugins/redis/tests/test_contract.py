@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from cachekit import AsyncBackend, LocalBackend
-from cachekit._tiered import TieredBackend
+from cachekit import TieredBackend
 from cachekit.testing import BackendContract
 from cachekit_redis import RedisBackend
 from cachekit_redis.testing import RedisClusterServer, RedisSentinelServer, RedisServer

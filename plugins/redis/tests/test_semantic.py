@@ -13,7 +13,7 @@ import anyio
 import cachekit_redis._semantic as semantic_module
 import pytest
 from cachekit import BackendError, Cache, CacheEvent, ConfigurationError, hookimpl
-from cachekit._embedders import HashEmbedder, normalise
+from cachekit import HashEmbedder
 from cachekit.testing import unit_vector
 from cachekit_redis._semantic import RedisSemanticBackend, partition_id
 from cachekit_redis.testing import RedisServer
@@ -36,8 +36,8 @@ def request(text: str, *, model: str = MODEL, system: str | None = None) -> dict
 
 def similarity(a: str, b: str) -> float:
     embed = HashEmbedder()
-    va = normalise(embed.embed_one(f"user: {a}"))
-    vb = normalise(embed.embed_one(f"user: {b}"))
+    va = embed.embed_one(f"user: {a}")
+    vb = embed.embed_one(f"user: {b}")
     return sum(x * y for x, y in zip(va, vb, strict=True))
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cachekit import BackendUnavailableError, LocalBackend
-from cachekit._tiered import TieredBackend
+from cachekit import TieredBackend
 from cachekit.testing import FakeClock
 from cachekit_redis import RedisBackend
 from cachekit_redis.testing import RedisServer

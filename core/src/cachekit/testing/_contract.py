@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from cachekit._backend import AsyncBackend
+from cachekit._storage._backend import AsyncBackend
 
 __all__ = ["BackendContract", "FakeClock", "unit_vector"]
 

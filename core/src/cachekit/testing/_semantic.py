@@ -8,8 +8,8 @@ import uuid
 import anyio
 import pytest
 
-from cachekit._backend import AsyncBackend
-from cachekit._semantic import SemanticBackend
+from cachekit._semantic._backend import SemanticBackend
+from cachekit._storage._backend import AsyncBackend
 from cachekit.testing._contract import BackendContract, unit_vector
 
 __all__ = ["SemanticBackendContract"]

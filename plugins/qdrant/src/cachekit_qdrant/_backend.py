@@ -36,7 +36,7 @@ from cachekit import (
     BackendUnavailableError,
     ConfigurationError,
 )
-from cachekit._semantic import SemanticBackend, SemanticMatch
+from cachekit import SemanticBackend, SemanticMatch
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 

@@ -1,0 +1,369 @@
+"""The engine: the one read path and the one write path every cache operation takes.
+
+Read::
+
+    key → L1 (if any) → backend op → open the entry → freshness rules → count + events
+                        (connect, breaker,   (decode; corrupt:    (expiry,
+                         timeout, mapping)    miss + error)        s-maxage)
+
+Write::
+
+    value → seal (envelope) → backend op → count + events
+
+The key-value API and the LLM-call layer both go through these two paths; a feature
+that changes what a read or a write does is a step added here, once. The engine
+raises :class:`~cachekit.CacheKitError` subclasses (the key-value API passes them on;
+the LLM-call layer turns them into misses and reports them: fail-open).
+
+In-process (``inline``) backends skip the breaker, the timeout and the connect step:
+their operations cannot hang and their failures are bugs, not outages.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import pluggy
+
+from cachekit._engine._breaker import CircuitBreaker
+from cachekit._engine._events import CacheEvent, EventKind, emit
+from cachekit._engine._failures import FailureLog
+from cachekit._engine._runner import run_inline, run_on_loop_thread
+from cachekit._engine._stats import StatsRecorder
+from cachekit._policy._controls import NO_CONTROLS, CacheControls
+from cachekit._policy._envelope import Entry, decode_entry, encode_entry
+from cachekit._policy._keys import KEY_PREFIX
+from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._local import LocalBackend
+from cachekit.exceptions import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CacheKitError,
+    EntryError,
+)
+
+__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback"]
+
+T = TypeVar("T")
+
+#: Bound of a backend's one-time set-up (``AsyncBackend.connect``), in seconds.
+CONNECT_TIMEOUT = 30.0
+
+_perf = time.perf_counter
+
+#: A read step run after the exact key missed (semantic lookup): ``(entry, similarity)``.
+Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
+
+
+def _running_asyncio() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def _asyncio_timeout(seconds: float) -> Any:
+    import asyncio
+
+    return asyncio.timeout(seconds)
+
+
+class Engine:
+    """The read and write paths of one cache over one backend (see the module docstring)."""
+
+    def __init__(
+        self,
+        backend: AsyncBackend,
+        *,
+        name: str,
+        namespace: str,
+        clock: Callable[[], float],
+        timeout: float | None,
+        breaker: CircuitBreaker,
+        plugins: pluggy.PluginManager,
+        l1: LocalBackend | None = None,
+    ) -> None:
+        self.backend = backend
+        self.name = name
+        self.namespace = namespace
+        self.inline = backend.inline
+        self.clock = clock
+        self.timeout = timeout
+        self.breaker = breaker
+        self.plugins = plugins
+        self.l1 = l1
+        self.stats = StatsRecorder()
+        self.failures = FailureLog(f"{name} cache")
+        # Hook callers are fixed once the specs are added; their implementations are
+        # read on every use, so observers registered later are seen at once.
+        self._observers = {
+            kind: getattr(plugins.hook, f"cachekit_on_{kind}")
+            for kind in ("hit", "miss", "store", "error")
+        }
+
+    # -- the backend operation chokepoint ------------------------------------------
+    async def io(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one backend operation: connect once, circuit breaker, timeout, error
+        mapping. Every failure leaves as a :class:`CacheKitError`."""
+        if self.inline:
+            try:
+                return await call(*args)
+            except Exception as exc:
+                raise self.mapped(op, exc) from exc
+        breaker = self.breaker
+        if not breaker.allow():
+            raise BackendUnavailableError(
+                f"{self.name} backend is failing; circuit open, skipping {op} without I/O"
+            )
+        try:
+            await self._connect()
+            if self.timeout is None:
+                result = await call(*args)
+            elif _running_asyncio():
+                # asyncio's own timeout costs a third of anyio.fail_after per operation
+                async with _asyncio_timeout(self.timeout):
+                    result = await call(*args)
+            else:
+                with anyio.fail_after(self.timeout):
+                    result = await call(*args)
+        except CacheKitError:
+            breaker.failure()
+            raise
+        except TimeoutError:
+            breaker.failure()
+            raise BackendTimeoutError(
+                f"{self.name} {op} took longer than {self.timeout} s"
+            ) from None
+        except Exception as exc:
+            breaker.failure()
+            raise self.mapped(op, exc) from exc
+        except BaseException:  # cancelled by the caller: release a probe, count it
+            breaker.failure()
+            raise
+        breaker.success()
+        return result
+
+    async def _connect(self) -> None:
+        """The backend's one-time set-up: not an operation, so outside the op timeout."""
+        try:
+            with anyio.fail_after(CONNECT_TIMEOUT):
+                await self.backend.connect()
+        except TimeoutError:
+            raise BackendUnavailableError(
+                f"{self.name} backend set-up took longer than {CONNECT_TIMEOUT} s"
+            ) from None
+
+    def mapped(self, op: str, exc: Exception) -> CacheKitError:
+        """A backend's exception as one of ours (ours pass through unchanged)."""
+        if isinstance(exc, CacheKitError):
+            return exc
+        return BackendError(f"{self.name} {op} failed: {type(exc).__name__}: {exc}")
+
+    async def fetch(self, key: str) -> bytes | None:
+        """The raw bytes under ``key``: the L1 first (no breaker, no timeout), then the backend."""
+        if self.inline:
+            try:
+                return await self.backend.get(key)
+            except Exception as exc:
+                raise self.mapped("get", exc) from exc
+        l1 = self.l1
+        if l1 is not None:
+            raw = await l1.get(key)
+            if raw is not None:
+                return raw
+        return await self.io("get", self.backend.get, key)
+
+    # -- the read path ---------------------------------------------------------------
+    def open(self, raw: bytes | None, controls: CacheControls) -> Entry | EntryError | None:
+        """Raw bytes as a usable entry: ``None`` for a miss (absent, expired, too old for
+        ``s-maxage``), an :class:`EntryError` (not raised) for bytes that are no entry."""
+        if raw is None:
+            return None
+        try:
+            entry = decode_entry(raw)
+        except EntryError as exc:
+            return exc
+        now = self.clock()
+        expires_at = entry.expires_at
+        if expires_at is not None and now >= expires_at:
+            return None
+        if controls.s_maxage is not None and controls.rejects(now - entry.created_at):
+            return None
+        return entry
+
+    async def read(
+        self,
+        key: str,
+        call_type: str,
+        controls: CacheControls = NO_CONTROLS,
+        fallback: Fallback | None = None,
+        *,
+        decode: bool = False,
+    ) -> Entry | None:
+        """The entry under ``key`` (or ``fallback``'s), counted and reported as a hit or
+        a miss. Backend failures raise; a corrupt entry is a miss plus an error event.
+        ``decode`` parses the value now (so a corrupt value is a miss too); otherwise
+        it is parsed when first used (a typed hit validates the payload bytes directly)."""
+        start = _perf()
+        opened = self.open(await self.fetch(key), controls)
+        if decode and isinstance(opened, Entry):
+            try:
+                opened.value  # noqa: B018 - parse now, on the read path
+            except EntryError as exc:
+                opened = exc
+        entry = opened if isinstance(opened, Entry) else None
+        if isinstance(opened, EntryError):
+            await self.error(call_type, key, start, opened)
+        similarity = None
+        if entry is None and fallback is not None:
+            entry, similarity = await fallback()
+        if entry is None:
+            await self.miss(call_type, key, start)
+        else:
+            await self.hit(call_type, key, start, entry, similarity)
+        return entry
+
+    async def read_many(
+        self, keys: Sequence[str], call_type: str, controls: CacheControls = NO_CONTROLS
+    ) -> list[Entry | None]:
+        """Entries for ``keys`` in order, in one batch; counted per key like :meth:`read`."""
+        start = _perf()
+        raws = await self.io("get_many", self.backend.get_many, keys)
+        if len(raws) != len(keys):
+            raise BackendError(f"{self.name} get_many returned {len(raws)} values for {len(keys)}")
+        out: list[Entry | None] = []
+        for key, raw in zip(keys, raws, strict=True):
+            opened = self.open(raw, controls)
+            entry = opened if isinstance(opened, Entry) else None
+            if isinstance(opened, EntryError):
+                await self.error(call_type, key, start, opened)
+            if entry is None:
+                await self.miss(call_type, key, start)
+            else:
+                await self.hit(call_type, key, start, entry)
+            out.append(entry)
+        self.stats.latency("get_many", _perf() - start)
+        return out
+
+    # -- the write path ------------------------------------------------------------------
+    def seal(
+        self, value: Any, call_type: str, ttl: float | None, meta: dict[str, Any] | None = None
+    ) -> bytes:
+        """``value`` as entry bytes (raises ``ConfigurationError`` if it cannot be stored)."""
+        return encode_entry(value, call_type=call_type, created_at=self.clock(), ttl=ttl, meta=meta)
+
+    async def write(
+        self,
+        key: str,
+        value: Any,
+        call_type: str,
+        ttl: float | None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds; counted and reported."""
+        start = _perf()
+        raw = self.seal(value, call_type, ttl, meta)
+        await self.io("set", self.backend.set, key, raw, ttl)
+        await self.stored(call_type, key, start, ttl)
+        self.stats.latency("set", _perf() - start)
+
+    async def write_many(
+        self,
+        items: Sequence[tuple[str, Any, dict[str, Any] | None]],
+        call_type: str,
+        ttl: float | None,
+    ) -> None:
+        """Store ``(key, value, meta)`` items with one lifetime, in one batch."""
+        start = _perf()
+        mapping = {key: self.seal(value, call_type, ttl, meta) for key, value, meta in items}
+        if not mapping:
+            return
+        await self.io("set_many", self.backend.set_many, mapping, ttl)
+        for key in mapping:
+            await self.stored(call_type, key, start, ttl)
+        self.stats.latency("set_many", _perf() - start)
+
+    async def delete(self, key: str) -> bool:
+        return await self.io("delete", self.backend.delete, key)
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            await self.io("delete", self.backend.delete, key)
+
+    async def clear(self, prefix: str) -> int:
+        return await self.io("clear", self.backend.clear, prefix)
+
+    async def close(self) -> None:
+        """Release the backend. Never skipped by an open circuit or cut short by the
+        operation timeout: connections must be released."""
+        try:
+            await self.backend.aclose()
+        except Exception as exc:
+            raise self.mapped("close", exc) from exc
+
+    # -- counting and events ---------------------------------------------------------------
+    def namespace_of(self, key: str) -> str:
+        if key.startswith(KEY_PREFIX):
+            return key[len(KEY_PREFIX) :].split(":", 1)[0]
+        return self.namespace
+
+    async def _emit(
+        self, kind: EventKind, call_type: str, key: str, start: float, **extra: Any
+    ) -> None:
+        event = CacheEvent(
+            kind, call_type, key, self.namespace_of(key), self.name, _perf() - start, **extra
+        )
+        failed = await emit(self.plugins, event)
+        if failed:
+            self.stats.errors += failed
+
+    async def hit(
+        self,
+        call_type: str,
+        key: str,
+        start: float,
+        entry: Entry,
+        similarity: float | None = None,
+    ) -> None:
+        stats = self.stats
+        stats.hits += 1
+        if self._observers["hit"].get_hookimpls():
+            age = self.clock() - entry.created_at
+            await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity)
+        stats.get_latency.append(_perf() - start)
+
+    async def miss(self, call_type: str, key: str, start: float) -> None:
+        stats = self.stats
+        stats.misses += 1
+        if self._observers["miss"].get_hookimpls():
+            await self._emit("miss", call_type, key, start)
+        stats.get_latency.append(_perf() - start)
+
+    async def stored(self, call_type: str, key: str, start: float, ttl: float | None) -> None:
+        self.stats.stores += 1
+        if self._observers["store"].get_hookimpls():
+            await self._emit("store", call_type, key, start, ttl_s=ttl)
+
+    async def error(
+        self, call_type: str, key: str, start: float, error: BaseException, stage: str = ""
+    ) -> None:
+        """Count an absorbed failure, warn once per kind, and report the event."""
+        self.stats.errors += 1
+        self.failures.report(error, call_type, stage)
+        if self._observers["error"].get_hookimpls():
+            await self._emit("error", call_type, key, start, error=error)
+
+    # -- the sync face -------------------------------------------------------------------
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion from synchronous code (inline or on the loop thread)."""
+        if self.inline:
+            return run_inline(coro)
+        return run_on_loop_thread(coro)
+
+
+def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:
+    """``{key: value}`` as :meth:`Engine.write_many` items without metadata."""
+    return [(key, value, None) for key, value in mapping.items()]

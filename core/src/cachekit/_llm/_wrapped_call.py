@@ -1,0 +1,212 @@
+"""One wrapped call: its request, and the async steps both faces of the wrapper use.
+
+The steps never raise because of the cache (they report and fall back); the
+provider's own exceptions pass through untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cachekit._llm._calls import LLMCalls
+from cachekit._llm._codec import Codec, mark_hit
+from cachekit._llm._embeddings import EmbeddingPlan, item_id, per_item_inputs
+from cachekit._llm._info import CacheInfo, remember
+from cachekit._llm._requests import Request
+from cachekit._policy._controls import CacheControls
+from cachekit._policy._keys import call_family
+from cachekit._policy._models import build_model, is_model_class, restore_nested
+from cachekit.exceptions import EntryError
+
+__all__ = ["MISS", "WrappedCall"]
+
+#: What :meth:`WrappedCall.lookup` returns when there is no usable entry.
+MISS: Any = object()
+
+_perf = time.perf_counter
+
+
+class WrappedCall:
+    """One wrapped call (see the module docstring)."""
+
+    __slots__ = (
+        "args",
+        "call_type",
+        "calls",
+        "codec",
+        "controls",
+        "fn",
+        "info",
+        "items",
+        "key_kwargs",
+        "kwargs",
+        "plan",
+        "request",
+        "requests",
+        "streaming",
+        "ticket",
+    )
+
+    def __init__(
+        self,
+        calls: LLMCalls,
+        codec: Codec,
+        call_type: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        raw_controls: Any,
+        controls: CacheControls,
+        streaming: bool,
+    ) -> None:
+        self.calls = calls
+        self.codec = codec
+        self.call_type = call_type
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.controls = controls
+        key_kwargs = kwargs if raw_controls is None else {**kwargs, "cache": raw_controls}
+        if args:  # positional arguments are part of the request too
+            key_kwargs = {**key_kwargs, "$args": list(args)}
+        self.key_kwargs = key_kwargs
+        self.streaming = streaming
+        embedding = call_family(call_type) == "embedding"
+        self.items = per_item_inputs(kwargs) if embedding and not streaming else None
+        self.request: Request | None = None
+        self.requests: list[Request] = []
+        self.plan: EmbeddingPlan | None = None
+        self.ticket: int | None = None
+        self.info: CacheInfo | None = None
+
+    # -- whole-request entries -------------------------------------------------------
+    async def prepare(self) -> Request | None:
+        """Derive the request's key (``None``, reported, when it cannot be derived)."""
+        try:
+            self.request = await self.calls.request(self.call_type, self.key_kwargs, self.controls)
+        except Exception as exc:
+            await self.calls.engine.error(call_family(self.call_type), "", _perf(), exc, "key")
+            return None
+        return self.request
+
+    async def lookup(self) -> Any:
+        """The cached answer, already rebuilt into the caller's type (a list of chunks
+        for a stream), or :data:`MISS`. A stored value that does not fit is a miss."""
+        request = await self.prepare()
+        if request is None:
+            return MISS
+        calls = self.calls
+        self.ticket = calls.flights.ticket()
+        entry = await calls.fetch(request)
+        if entry is None:
+            return MISS
+        try:
+            if self.streaming:
+                value: Any = self.codec.stream(entry, self.kwargs)
+            elif entry.payload:
+                value = self.codec.response(entry, self.kwargs)
+            else:  # an overriding get_cache's answer
+                value = self.codec.response_from_value(entry.value, self.kwargs)
+        except Exception as exc:  # a foreign or outdated value: a miss, never a crash
+            error = EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
+            await calls.engine.error(request.call_type, request.key, _perf(), error)
+            return MISS
+        engine = calls.engine
+        self.info = CacheInfo(
+            True,
+            request.key,
+            engine.namespace_of(request.key),
+            age_s=max(0.0, engine.clock() - entry.created_at),
+        )
+        return value
+
+    def remember(self, result: Any) -> Any:
+        """Record for :func:`cachekit.cache_info` what the cache did for ``result``."""
+        info = self.info
+        if info is None:
+            request = self.request
+            if request is None:
+                return result
+            info = CacheInfo(False, request.key, self.calls.engine.namespace_of(request.key))
+        return remember(result, info)
+
+    async def save(self, result: Any) -> None:
+        """Store a whole response (its nested model classes recorded for the rebuild)."""
+        request = self.request
+        if request is not None:
+            request.meta = self.codec.response_meta(result)
+            await self.calls.save(request, result)
+
+    async def save_stream(self, chunks: list[Any]) -> None:
+        """Store a completed stream's chunks."""
+        request = self.request
+        if request is not None:
+            values, request.meta = self.codec.stream_entry(chunks)
+            await self.calls.save(request, values)
+
+    # -- per-item embeddings -----------------------------------------------------------
+    async def lookup_items(self) -> bool:
+        """Fetch every item; ``False`` when keys cannot be derived (call through)."""
+        assert self.items is not None
+        plan = self.plan = EmbeddingPlan(self.items)
+        calls = self.calls
+        for item in plan.unique:
+            try:
+                request = await calls.request(
+                    self.call_type, {**self.key_kwargs, "input": [item]}, self.controls
+                )
+            except Exception as exc:
+                await calls.engine.error(call_family(self.call_type), "", _perf(), exc, "key")
+                return False
+            self.requests.append(request)
+        for item, entry in zip(plan.unique, await calls.fetch_items(self.requests), strict=True):
+            if entry is not None:
+                plan.accept(item, entry.value, entry.meta)
+        return True
+
+    def missing_kwargs(self) -> dict[str, Any] | None:
+        """Provider kwargs for the missing items, or ``None`` when nothing is missing."""
+        assert self.plan is not None
+        missing = self.plan.missing()
+        if not missing:
+            return None
+        return {**self.kwargs, "input": missing}
+
+    async def finish_items(self, response: Any) -> Any:
+        """Store the provider's items and return the whole answer in request order."""
+        plan = self.plan
+        assert plan is not None
+        if response is None:  # every item was cached
+            return self._merged(plan, None, None)
+        missing = plan.missing()
+        doc, fresh = plan.split(response, missing)
+        by_id = {item_id(i): r for i, r in zip(plan.unique, self.requests, strict=True)}
+        pairs = []
+        for item, value in zip(missing, fresh, strict=True):
+            plan.accept(item, value)
+            request = by_id[item_id(item)]
+            request.meta = (
+                {"item": True, "item_model": plan.item_model} if plan.item_model else {"item": True}
+            )
+            pairs.append((request, value))
+        await self.calls.save_items(pairs, response)
+        if len(missing) == len(plan.inputs):  # nothing came from the cache: the original answer
+            return response
+        return self._merged(plan, doc, response)
+
+    def _merged(self, plan: EmbeddingPlan, doc: dict[str, Any] | None, response: Any) -> Any:
+        merged = plan.merge(doc)
+        cls = type(response) if is_model_class(type(response)) else None
+        codec = self.codec
+        if cls is None:
+            cls = codec.responses.pick(None, self.kwargs)
+        if cls is None:
+            return merged
+        obj = build_model(cls, merged)
+        if plan.item_model:
+            restore_nested(
+                obj, {"data.*": plan.item_model}, {*codec.responses.modules(), cls.__module__}
+            )
+        return obj if response is not None else mark_hit(obj)

@@ -1,0 +1,259 @@
+"""``cached(call_type)``: put a cache in front of any provider function.
+
+The wrapped function is called with OpenAI-style keyword arguments: a real SDK
+method (``client.chat.completions.create``), ``litellm.acompletion``, a partial, a
+callable object, or a function of yours. Per call: validate and remove
+``cache={...}`` (``ValueError`` before any I/O), derive the key, return the cached
+result on a hit, otherwise call through (once, however many identical calls are in
+flight) and store before returning. Streams and per-item embeddings have their own
+paths. Nothing the cache does can break the call: every cache failure turns it into
+an uncached call plus an error event (and one WARNING per kind).
+
+How the wrapper tells sync from async and which types it rebuilds is described in
+:mod:`cachekit._llm._types`; the steps of one call are in :mod:`cachekit._llm._call`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from cachekit._llm._codec import Codec
+from cachekit._llm._info import CacheInfo
+from cachekit._llm._streams import (
+    RecordingAsyncStream,
+    RecordingStream,
+    ReplayAsyncStream,
+    ReplayStream,
+    is_async_stream,
+    is_sync_stream,
+)
+from cachekit._llm._types import CallKind, call_kind
+from cachekit._llm._wrapped_call import MISS, WrappedCall
+from cachekit._policy._controls import CacheControls
+from cachekit._policy._keys import call_family
+
+if TYPE_CHECKING:
+    from cachekit._cache import Cache
+
+__all__ = ["wrap"]
+
+CacheSource = Callable[[], "Cache | None"]
+
+_perf = time.perf_counter
+
+
+class _Kind:
+    """What calling the function does; learned from its results when unknown."""
+
+    __slots__ = ("kind", "verified")
+
+    def __init__(self, kind: CallKind) -> None:
+        self.kind = kind
+        self.verified = kind != "unknown"
+
+
+def wrap(
+    source: CacheSource,
+    call_type: str,
+    fn: Callable[..., Any],
+    response_type: type[Any] | None = None,
+    chunk_type: type[Any] | None = None,
+) -> Callable[..., Any]:
+    """Build the wrapper for ``fn`` (see the module docstring)."""
+    codec = Codec(fn, response_type, chunk_type)
+    state = _Kind(call_kind(fn))
+
+    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> WrappedCall | None:
+        raw = kwargs.pop("cache", None)
+        controls = CacheControls.parse(raw)  # ValueError before any I/O, cached or not
+        cache = source()
+        if cache is None:
+            return None
+        calls = cache._calls
+        if not calls.enabled(call_type, kwargs, controls):
+            return None
+        streaming = state.kind in ("agen", "gen") or kwargs.get("stream") is True
+        return WrappedCall(calls, codec, call_type, fn, args, kwargs, raw, controls, streaming)
+
+    if state.kind == "agen":
+
+        @functools.wraps(fn)
+        def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            call = begin(args, kwargs)
+            return fn(*args, **kwargs) if call is None else _async_generator(call)
+
+        return agen_wrapper
+
+    if state.kind == "async":
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            call = begin(args, kwargs)
+            if call is None:
+                return await fn(*args, **kwargs)
+            return await _acall(call)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        call = begin(args, kwargs)
+        if call is None:
+            return fn(*args, **kwargs)
+        if state.kind == "async":  # learned: this "sync" function returns awaitables
+            return _acall(call)
+        if not state.verified:
+            return _first_call(call, state)
+        return _call(call, state)
+
+    return sync_wrapper
+
+
+async def _invoke(call: WrappedCall, kwargs: dict[str, Any] | None = None) -> Any:
+    result = call.fn(*call.args, **(call.kwargs if kwargs is None else kwargs))
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+# -- the async face --------------------------------------------------------------------
+async def _acall(call: WrappedCall) -> Any:
+    if call.items is not None:
+        return await _aitems(call)
+    value = await call.lookup()
+    if value is not MISS:
+        return call.remember(ReplayAsyncStream(value) if call.streaming else value)
+    request = call.request
+    if request is None:  # no key: an uncached call
+        return await _invoke(call)
+    if call.streaming:
+        return call.remember(await _astream_result(call, await _invoke(call)))
+
+    async def work() -> Any:
+        result = await _invoke(call)
+        await call.save(result)
+        return result
+
+    return call.remember(await call.calls.flights.run(request.key, work, call.ticket))
+
+
+async def _astream_result(call: WrappedCall, result: Any) -> Any:
+    """A provider's answer to a streaming request: recorded if it is a stream."""
+    if is_async_stream(result):
+        return RecordingAsyncStream(result, call.save_stream)
+    if is_sync_stream(result):  # a sync stream from an async call: passed on uncached
+        return result
+    await call.save(result)
+    return result
+
+
+async def _aitems(call: WrappedCall) -> Any:
+    if not await call.lookup_items():
+        return await _invoke(call)
+    kwargs = call.missing_kwargs()
+    response = None if kwargs is None else await _invoke(call, kwargs)
+    try:
+        result = await call.finish_items(response)
+    except Exception as exc:  # the answer could not be split per item: pass it on, uncached
+        await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
+        result = response if response is not None else await _invoke(call)
+    return _items_info(call, result, response is None)
+
+
+def _items_info(call: WrappedCall, result: Any, all_cached: bool) -> Any:
+    calls = call.calls
+    try:
+        key = calls.key_of(call.key_kwargs)
+    except Exception:
+        return result
+    call.info = CacheInfo(all_cached, key, calls.engine.namespace_of(key))
+    return call.remember(result)
+
+
+async def _async_generator(call: WrappedCall) -> AsyncIterator[Any]:
+    """An async generator function's wrapper: the lookup happens on first iteration."""
+    value = await call.lookup()
+    if value is not MISS:
+        stream: Any = ReplayAsyncStream(value)
+    elif call.request is None:
+        stream = call.fn(*call.args, **call.kwargs)
+    else:
+        stream = RecordingAsyncStream(call.fn(*call.args, **call.kwargs), call.save_stream)
+    async with contextlib.aclosing(stream):  # a consumer that stops early closes both
+        async for chunk in stream:
+            yield chunk
+
+
+# -- the sync face ---------------------------------------------------------------------
+def _first_call(call: WrappedCall, state: _Kind) -> Any:
+    """A function not yet seen returning: call it without a cache read and let its
+    result say whether it is async (the caller then gets an awaitable)."""
+    result = call.fn(*call.args, **call.kwargs)
+    if inspect.isawaitable(result):
+        state.kind = "async"
+        state.verified = True
+        return _afinish_first(call, result)
+    state.kind = "sync"
+    state.verified = True
+    run = call.calls.engine.run
+    if run(call.prepare()) is None:
+        return result
+    return call.remember(_sync_result(call, result))
+
+
+async def _afinish_first(call: WrappedCall, pending: Any) -> Any:
+    result = await pending
+    if await call.prepare() is None:
+        return result
+    if call.streaming:
+        return call.remember(await _astream_result(call, result))
+    await call.save(result)
+    return call.remember(result)
+
+
+def _sync_result(call: WrappedCall, result: Any) -> Any:
+    """Store (or record, for a stream) a fresh result of a sync call."""
+    run = call.calls.engine.run
+    if call.streaming and is_sync_stream(result):
+        return RecordingStream(result, lambda chunks: run(call.save_stream(chunks)))
+    run(call.save(result))
+    return result
+
+
+def _call(call: WrappedCall, state: _Kind) -> Any:
+    run = call.calls.engine.run
+    if call.items is not None:
+        if not run(call.lookup_items()):
+            return call.fn(*call.args, **call.kwargs)
+        kwargs = call.missing_kwargs()
+        response = None if kwargs is None else call.fn(*call.args, **kwargs)
+        try:
+            result = run(call.finish_items(response))
+        except Exception as exc:
+            run(call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write"))
+            result = response if response is not None else call.fn(*call.args, **call.kwargs)
+        return _items_info(call, result, response is None)
+    value = run(call.lookup())
+    if value is not MISS:
+        return call.remember(ReplayStream(value) if call.streaming else value)
+    request = call.request
+    if request is None:
+        return call.fn(*call.args, **call.kwargs)
+    if call.streaming:
+        result = call.fn(*call.args, **call.kwargs)
+    else:
+
+        def work() -> Any:
+            fresh = call.fn(*call.args, **call.kwargs)
+            return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
+
+        result = call.calls.sync_flights.run(request.key, work, call.ticket)
+    if inspect.isawaitable(result):  # a "sync" function that returned an awaitable: learn
+        state.kind = "async"
+        return _afinish_first(call, result)
+    return call.remember(_sync_result(call, result) if call.streaming else result)

@@ -1,0 +1,86 @@
+"""The storage backend interface: a few byte-level primitives, no policy.
+
+Keys, TTL policy, envelopes, timeouts, events and error mapping all live in the
+core (``Cache``); a backend only stores opaque bytes under string keys.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+__all__ = ["AsyncBackend"]
+
+
+class AsyncBackend(abc.ABC):
+    """Base class of every storage backend.
+
+    Subclasses implement :meth:`get`, :meth:`set`, :meth:`delete` and
+    :meth:`clear`; :meth:`get_many` / :meth:`set_many` default to loops and should
+    be overridden where the store can do a batch in one round trip. The
+    constructor must work with no arguments (options arrive as keyword arguments
+    from ``Cache(type=..., **options)``).
+
+    Rules every backend follows (the contract suite in :mod:`cachekit.testing`
+    checks them):
+
+    * values are ``bytes`` and come back byte for byte;
+    * ``ttl`` is a lifetime in float seconds, honoured to the millisecond, or
+      ``None`` for no expiry; the core never passes ``ttl <= 0``;
+    * ``clear(prefix)`` removes only keys starting with ``prefix``;
+    * a backend may be used from more than one event loop over its life (the sync
+      face of ``Cache`` runs on a private loop thread), so per-loop resources such as
+      connection pools must be created per loop or be loop-agnostic;
+    * errors are raised as :class:`cachekit.BackendError` subclasses;
+    * :meth:`aclose` is idempotent.
+
+    Capability flags (class attributes) let the core pick a faster path:
+    """
+
+    #: The type name the backend was registered under (set by the core).
+    name: str = ""
+    #: Lifetime applied when nothing else sets one (LiteLLM's ``default_in_*_ttl``).
+    default_ttl: float | None = None
+    #: True when every method completes without suspending (pure in-process work).
+    #: The core then skips the per-operation timeout and the sync face runs the
+    #: method inline instead of hopping to the loop thread.
+    inline: ClassVar[bool] = False
+    #: True when the store expires entries itself. Expiry is checked on read from
+    #: the envelope either way; this only tells tools whether a sweep is needed.
+    native_ttl: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """Return the bytes stored under ``key``, or ``None``."""
+
+    @abc.abstractmethod
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry)."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it existed."""
+
+    @abc.abstractmethod
+    async def clear(self, prefix: str) -> int:
+        """Remove every key that starts with ``prefix``; return how many were removed."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Return the values of ``keys`` in order (``None`` for each miss)."""
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, mapping: Mapping[str, bytes], ttl: float | None) -> None:
+        """Store every item of ``mapping`` with the same ``ttl``."""
+        for key, value in mapping.items():
+            await self.set(key, value, ttl)
+
+    async def connect(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Do one-time set-up (import a client library, open a pool) for the running
+        event loop. The core awaits it before operations, outside the per-operation
+        timeout and without counting its duration against the circuit breaker (a
+        failure still counts), so it must be idempotent and cheap once done. The
+        default does nothing; operations must also work if it was never called."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Release connections and files. Idempotent. The default does nothing."""
