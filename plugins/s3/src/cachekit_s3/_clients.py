@@ -24,9 +24,10 @@ before the first client exists. That is blocking work, so it runs once per proce
 a daemon thread, started when the first backend is constructed; the parsed data live
 in one botocore loader shared by every session. What remains per loop is the client
 itself: its options (built in a worker thread), its construction (~10 ms of CPU on the
-loop), credentials and its aiohttp session and TLS context. :meth:`LoopClients.connect`
-does all of it, so that operations only look the client up; opening runs as a task
-that a timed-out caller does not cancel, so the next call finds the client ready.
+loop), credentials, its operation models and its aiohttp session and TLS context (see
+:mod:`cachekit_s3._warmup`). :meth:`LoopClients.connect` does all of it, so that
+operations only look the client up; opening runs as a task that a timed-out caller
+does not cancel, so the next call finds the client ready.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from cachekit import CacheKitError
+
+from cachekit_s3._warmup import open_http_session, warm_models
 
 __all__ = ["LoopClients", "preload"]
 
@@ -87,20 +90,6 @@ class _Runtime:
         if region_name is not None:
             session.set_config_variable("region", region_name)
         return session
-
-
-async def open_http_session(client: Any) -> None:
-    """Open the client's aiohttp session (connector, TLS context) now instead of on its
-    first request. aiobotocore creates it lazily; this reaches into its HTTP session, so
-    it is best-effort: if aiobotocore changes shape, the first request does it as before."""
-    try:
-        http_session = client._endpoint.http_session
-        proxy_url = http_session._proxy_config.proxy_url_for(client.meta.endpoint_url)
-        get_session = http_session._get_session
-    except AttributeError:
-        logger.debug("s3: cannot pre-open the HTTP session on this aiobotocore version")
-        return
-    await get_session(proxy_url)
 
 
 _runtime: Future[_Runtime] | None = None
@@ -223,6 +212,7 @@ class LoopClients:
             client = await context.__aenter__()
             self.constructed += 1
             self._configure(client)
+            await asyncio.to_thread(warm_models, client)
             await open_http_session(client)
         except BaseException as exc:
             if client is not None:  # built but not usable: do not leak its connections
