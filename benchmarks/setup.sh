@@ -46,14 +46,16 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 # Peers. litellm's cache-hit path imports proxy modules: it needs fastapi, orjson and
-# soundfile too (litellm[proxy] is not installable). aiobotocore 3.10.0 is compatible
-# with litellm's boto3 pin; aioboto3 15.5.0 itself pins an older aiobotocore, so it is
-# installed with --no-deps below (a combined resolve goes "resolution-too-deep").
+# soundfile too (litellm[proxy] is not installable). aiobotocore (cachekit-s3's client)
+# resolves normally beside litellm's boto3 pin.
 uv pip install --quiet --python "$PY" \
     "litellm==1.110.*" fastapi orjson soundfile \
     aiocache cashews diskcache aiofiles "redis[hiredis]" \
-    "aiobotocore==3.10.0" qdrant-client \
+    aiobotocore qdrant-client \
     pyinstrument
+# Only for workloads/s3_kv.py's floor, which still imports aioboto3: aioboto3 15.5.0 pins
+# an aiobotocore older than litellm allows, so it goes in without its dependencies (its
+# S3 client is aiobotocore's). cachekit-s3 itself no longer needs it.
 uv pip install --quiet --python "$PY" --no-deps "aioboto3==15.5.0"
 
 # The repo's own packages, editable, in one resolve so plugins find the local core.

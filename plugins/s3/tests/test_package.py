@@ -18,7 +18,7 @@ def test_all_names_are_importable() -> None:
         assert getattr(cachekit_s3, name) is not None
 
 
-def test_importing_the_plugin_does_not_load_aioboto3() -> None:
+def test_importing_the_plugin_does_not_load_aiobotocore() -> None:
     code = (
         "import sys, cachekit_s3._plugin; "
         "loaded = [m for m in ('aioboto3', 'aiobotocore', 'botocore', 'aiohttp') if m in sys.modules]; "

@@ -2,7 +2,7 @@
 
 Installing the package is enough: ``Cache(type="s3", s3_bucket_name="my-bucket")`` or
 ``Cache.from_url("s3://my-bucket/llm-cache?region=eu-west-1")``. Importing it is
-cheap: aioboto3 is loaded on first use, in a worker thread.
+cheap: aiobotocore is loaded in a background thread when the first backend is built.
 """
 
 from __future__ import annotations

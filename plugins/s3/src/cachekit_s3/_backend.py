@@ -1,7 +1,8 @@
-"""The ``s3`` backend: cachekit entries as S3 objects, through aioboto3.
+"""The ``s3`` backend: cachekit entries as S3 objects, through aiobotocore.
 
 * **One long-lived client per event loop**, opened without blocking the loop (see
-  :mod:`cachekit_s3._clients`) and closed by :meth:`S3Backend.aclose`.
+  :mod:`cachekit_s3._clients`) by :meth:`S3Backend.connect` or the first operation,
+  and closed by :meth:`S3Backend.aclose`.
 * **Expiry.** S3 has no per-object TTL. A write with a lifetime stores its deadline
   as ``x-amz-meta-cachekit-expires-at`` (Unix seconds, float) and as the HTTP
   ``Expires`` header; a read past the deadline is a miss (``get_object`` returns the
@@ -125,11 +126,19 @@ class S3Backend(AsyncBackend):
 
     # -- clients, one per event loop (see cachekit_s3._clients) -------------------
     async def connect(self) -> None:
-        """Open this loop's client now (the first operation does it otherwise).
+        """Do this event loop's one-time set-up now: wait for the library preload (started
+        when the backend was built), build the botocore config in a worker thread, create
+        the client, resolve credentials, open its HTTP session.
 
-        Useful at start-up: the first client of a process waits for aioboto3 to load
-        (~1 s, in a background thread), which can exceed ``Cache(timeout=)``."""
-        await self._clients.get()
+        The core calls it before operations, outside the per-operation timeout and the
+        circuit breaker: the first client of a process waits for aiobotocore to load
+        (~1 s, several on a busy machine), which must not count as a slow or failing
+        backend. Idempotent; once done for this loop it is a dict lookup, and operations
+        only look the client up. Operations still work without it (they call it on
+        first use). Sends no request, so a missing bucket or rejected credentials show
+        at the first operation; an invalid ``s3_config`` raises
+        :class:`~cachekit_s3.S3ConfigurationError` here."""
+        await self._clients.connect()
 
     def _prepare(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Session and client options (runs in a worker thread: builds the botocore config)."""

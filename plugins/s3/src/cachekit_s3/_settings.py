@@ -1,8 +1,8 @@
-"""The ``s3`` backend's options: checked up front, turned into aioboto3 arguments.
+"""The ``s3`` backend's options: checked up front, turned into aiobotocore arguments.
 
 Every check runs when the backend is built, before any I/O, and raises
 :class:`cachekit.ConfigurationError` naming the option (never echoing a secret).
-The botocore ``Config`` is built later, in the worker thread that loads aioboto3,
+The botocore ``Config`` is built later, in a worker thread when a client is opened,
 because importing ``botocore.config`` takes ~0.5 s.
 """
 
@@ -193,7 +193,7 @@ class S3Settings:
         return config
 
     def session_options(self) -> dict[str, Any]:
-        """``aioboto3.Session`` keyword arguments (``None`` credentials: the AWS chain)."""
+        """Session options: explicit credentials and region (``None`` credentials: the AWS chain)."""
         return {
             "aws_access_key_id": self.key_id,
             "aws_secret_access_key": self.secret,
