@@ -189,7 +189,7 @@ GOOD = encode_entry({"x": 1}, call_type="completion", created_at=FakeClock().now
         pytest.param(b"\x00\x01\x02 definitely not json", id="random-bytes"),
         pytest.param(GOOD[: len(GOOD) // 2], id="truncated"),
         pytest.param(b'{"value": {"x": 1}}', id="foreign-json"),
-        pytest.param(GOOD.replace(b"cachekit/1", b"cachekit/9"), id="newer-format"),
+        pytest.param(GOOD.replace(b"cachekit/2", b"cachekit/9"), id="newer-format"),
         pytest.param(GOOD + b"trailing", id="trailing-garbage"),
         pytest.param(b"", id="empty"),
     ],
@@ -394,7 +394,7 @@ async def test_aclose_is_not_skipped_by_an_open_circuit(
     call = cache.cached("acompletion")(Provider().acall)
     for _ in range(3):
         await call(**REQ)
-    assert cache._breaker.blocked()
+    assert cache._engine.breaker.blocked()
     await faulty(cache).inner.set("k", b"v", None)
     await cache.aclose()  # must reach the backend although the circuit is open
     assert len(faulty(cache).inner) == 0

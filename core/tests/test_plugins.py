@@ -121,7 +121,12 @@ def test_an_entry_point_that_fails_to_import_is_skipped(monkeypatch: pytest.Monk
 def test_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CACHEKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
     names = {name for name, _ in build_plugin_manager().list_name_plugin()}
-    assert names == {"cachekit._storage._local", "cachekit._local_semantic", "cachekit._embedders"}
+    assert names == {
+        "cachekit._storage._local",
+        "cachekit._semantic._local",
+        "cachekit._semantic._embedders",
+        "cachekit._kernel._urls",
+    }
 
 
 def test_default_manager_is_lazy_and_shared() -> None:

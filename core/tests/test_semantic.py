@@ -11,11 +11,10 @@ from typing import Any
 
 import pluggy
 import pytest
-from cachekit import AsyncBackend, Cache
+from cachekit import AsyncBackend, Cache, SemanticBackend
 from cachekit._semantic._embedders import HashEmbedder, normalise
-from cachekit._semantic._local import LocalSemanticBackend
-from cachekit import SemanticBackend
 from cachekit._semantic._index import partition_of
+from cachekit._semantic._local import LocalSemanticBackend
 from cachekit.testing import FakeClock, SemanticBackendContract
 
 from ._support import Recorder

@@ -237,11 +237,19 @@ async def test_pydantic_chunks_replay_as_the_named_type(cache: Cache) -> None:
     assert replayed[-1].usage.total_tokens == 16
 
 
-def test_pydantic_chunks_without_a_type_replay_as_json(cache: Cache) -> None:
+def test_pydantic_chunks_replay_as_the_type_the_miss_streamed(cache: Cache) -> None:
     provider = StreamingProvider(models=True)
-    completion = cache.cached("completion")(provider.create)
+    completion = cache.cached("completion")(provider.create)  # no chunk type named
     original = consume_sync(completion(**req()), [])
     replayed = consume_sync(completion(**req()), [])
+    assert [type(c) for c in replayed] == [type(c) for c in original]
+    assert replayed == original
+
+
+def test_pydantic_chunks_without_a_known_type_replay_as_json(cache: Cache) -> None:
+    provider = StreamingProvider(models=True)
+    original = consume_sync(cache.cached("completion")(provider.create)(**req()), [])
+    replayed = consume_sync(cache.cached("completion")(provider.create)(**req()), [])
     assert replayed == [c.model_dump(mode="json") for c in original]
 
 

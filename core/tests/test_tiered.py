@@ -8,8 +8,14 @@ from collections.abc import Callable, Sequence
 import anyio
 import pluggy
 import pytest
-from cachekit import AsyncBackend, BackendUnavailableError, Cache, ConfigurationError, LocalBackend
-from cachekit import TieredBackend
+from cachekit import (
+    AsyncBackend,
+    BackendUnavailableError,
+    Cache,
+    ConfigurationError,
+    LocalBackend,
+    TieredBackend,
+)
 from cachekit.hookspecs import RegisterBackend, hookimpl
 from cachekit.testing import BackendContract, FakeClock
 

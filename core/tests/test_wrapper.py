@@ -397,12 +397,22 @@ async def test_json_results_round_trip(cache: Cache, result: Any) -> None:
     assert provider.count == 1
 
 
-async def test_pydantic_result_without_a_type_comes_back_as_its_json_form(cache: Cache) -> None:
+async def test_a_pydantic_result_comes_back_as_the_type_the_miss_returned(cache: Cache) -> None:
     provider = Provider(chat_model_response)
-    acompletion = cache.cached("acompletion")(provider.acall)
+    acompletion = cache.cached("acompletion")(provider.acall)  # no type named anywhere
     miss = await acompletion(**req())
     assert isinstance(miss, ChatCompletion)
     hit = await acompletion(**req())
+    assert provider.count == 1
+    assert type(hit) is ChatCompletion and hit == miss
+
+
+async def test_without_a_known_type_a_hit_is_the_json_form(cache: Cache) -> None:
+    """A fresh wrapper that never saw a miss and names no type: plain JSON data."""
+    provider = Provider(chat_model_response)
+    miss = await cache.cached("acompletion")(provider.acall)(**req())
+    hit = await cache.cached("acompletion")(provider.acall)(**req())
+    assert provider.count == 1
     assert hit == miss.model_dump(mode="json")
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from cachekit._build import build_parts
-from cachekit._engine._engine import write_items
+from cachekit._engine._engine import Materialize, plain_value, write_items
 from cachekit._engine._stats import CacheStats
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._urls import options_from_url
@@ -43,6 +43,17 @@ DEFAULT_TIMEOUT = 1.0
 
 _NOTHING: Any = object()
 _perf = time.perf_counter
+
+
+def _materializer(response_type: type[Any] | None) -> Materialize:
+    """The read path's last step for the key-value API: JSON data, or the model named."""
+    if response_type is None:
+        return plain_value
+    if not is_model_class(response_type):
+        raise ConfigurationError(
+            f"response_type must be a pydantic model class, got {response_type!r}"
+        )
+    return lambda entry: rebuild_payload(entry.payload, response_type, decode_payload)
 
 
 class Cache:
@@ -160,18 +171,9 @@ class Cache:
         """The value stored under ``key``, or ``None``. ``response_type`` rebuilds a
         pydantic model. Backend failures raise :class:`BackendError`; a corrupt entry
         is a miss plus an error event."""
-        skey = self._key(key)
-        if response_type is None:
-            entry = await self._engine.read(skey, "kv", decode=True)
-            return None if entry is None else entry.value
-        if not is_model_class(response_type):
-            raise ConfigurationError(
-                f"response_type must be a pydantic model class, got {response_type!r}"
-            )
-        entry = await self._engine.read(skey, "kv")
-        return (
-            None if entry is None else rebuild_payload(entry.payload, response_type, decode_payload)
-        )
+        materialize = _materializer(response_type)
+        entry = await self._engine.read(self._key(key), "kv", materialize=materialize)
+        return None if entry is None else entry.result
 
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` (anything JSON can hold, or a pydantic model) under ``key``.
@@ -196,13 +198,10 @@ class Cache:
         skeys = [self._key(k) for k in keys]
         if not skeys:
             return []
-        entries = await self._engine.read_many(skeys, "kv")
-        if response_type is None:
-            return [None if e is None else e.value for e in entries]
-        return [
-            None if e is None else rebuild_payload(e.payload, response_type, decode_payload)
-            for e in entries
-        ]
+        entries = await self._engine.read_many(
+            skeys, "kv", materialize=_materializer(response_type)
+        )
+        return [None if e is None else e.result for e in entries]
 
     async def aset_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item of ``mapping`` with the same lifetime, in one batch."""

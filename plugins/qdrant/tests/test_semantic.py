@@ -16,11 +16,11 @@ from cachekit import (
     Cache,
     CacheEvent,
     ConfigurationError,
+    HashEmbedder,
     backend_registry,
     get_plugin_manager,
     hookimpl,
 )
-from cachekit import HashEmbedder
 from cachekit.testing import FakeClock, unit_vector
 from cachekit_qdrant import QdrantSemanticBackend, point_id, quantization
 from cachekit_qdrant._plugin import ACCEPTED

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from cachekit import AsyncBackend, LocalBackend
-from cachekit import TieredBackend
+from cachekit import AsyncBackend, LocalBackend, TieredBackend
 from cachekit.testing import BackendContract
 from cachekit_redis import RedisBackend
 from cachekit_redis.testing import RedisClusterServer, RedisSentinelServer, RedisServer

@@ -12,8 +12,7 @@ from typing import Any
 import anyio
 import cachekit_redis._semantic as semantic_module
 import pytest
-from cachekit import BackendError, Cache, CacheEvent, ConfigurationError, hookimpl
-from cachekit import HashEmbedder
+from cachekit import BackendError, Cache, CacheEvent, ConfigurationError, HashEmbedder, hookimpl
 from cachekit.testing import unit_vector
 from cachekit_redis._semantic import RedisSemanticBackend, partition_id
 from cachekit_redis.testing import RedisServer

@@ -6,8 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from cachekit import BackendUnavailableError, LocalBackend
-from cachekit import TieredBackend
+from cachekit import BackendUnavailableError, LocalBackend, TieredBackend
 from cachekit.testing import FakeClock
 from cachekit_redis import RedisBackend
 from cachekit_redis.testing import RedisServer

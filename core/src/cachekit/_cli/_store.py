@@ -38,7 +38,7 @@ from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._registry import backend_registry
 from cachekit._kernel._urls import options_from_url
 from cachekit._policy._envelope import Entry, decode_entry
-from cachekit._policy._keys import namespace_prefix, storage_key
+from cachekit._policy._keys import KEY_PREFIX, namespace_prefix, storage_key
 from cachekit.exceptions import EntryError
 
 __all__ = ["open_cache", "run_clear", "run_delete", "run_get", "run_in_loop", "run_stats"]
@@ -107,7 +107,22 @@ async def _read_entry(cache: Cache, key: str) -> tuple[str, Entry | None]:
         ) from None
 
 
+def _key_namespace(args: argparse.Namespace) -> None:
+    """A full key names its namespace: open the cache there (``--namespace`` must agree)."""
+    key = args.key
+    if not key.startswith(KEY_PREFIX):
+        return
+    namespace = key[len(KEY_PREFIX) :].split(":", 1)[0]
+    given = getattr(args, "namespace", None)
+    if given is not None and given != namespace:
+        raise CliError(
+            f"the key belongs to namespace {namespace!r}, not --namespace {given!r}", EXIT_USAGE
+        )
+    args.namespace = namespace
+
+
 def run_get(args: argparse.Namespace, out: Output) -> int:
+    _key_namespace(args)
     cache, _ = open_cache(args)
     skey, entry = run_in_loop(cache, lambda: _read_entry(cache, args.key))
     now = time.time()
@@ -156,6 +171,7 @@ def _json(value: Any, *, indent: int | None) -> str:
 
 
 def run_delete(args: argparse.Namespace, out: Output) -> int:
+    _key_namespace(args)
     cache, _ = open_cache(args)
     skey = storage_key(args.key, cache.namespace)
     deleted = run_in_loop(cache, lambda: cache.adelete(skey))

@@ -47,7 +47,7 @@ from cachekit.exceptions import (
     EntryError,
 )
 
-__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback"]
+__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback", "Materialize", "plain_value"]
 
 T = TypeVar("T")
 
@@ -58,6 +58,9 @@ _perf = time.perf_counter
 
 #: A read step run after the exact key missed (semantic lookup): ``(entry, similarity)``.
 Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
+
+#: The last read step: an entry turned into the caller's value (raise: it does not fit).
+Materialize = Callable[[Entry], Any]
 
 
 def _running_asyncio() -> bool:
@@ -200,34 +203,51 @@ class Engine:
         call_type: str,
         controls: CacheControls = NO_CONTROLS,
         fallback: Fallback | None = None,
-        *,
-        decode: bool = False,
+        materialize: Materialize | None = None,
     ) -> Entry | None:
         """The entry under ``key`` (or ``fallback``'s), counted and reported as a hit or
-        a miss. Backend failures raise; a corrupt entry is a miss plus an error event.
-        ``decode`` parses the value now (so a corrupt value is a miss too); otherwise
-        it is parsed when first used (a typed hit validates the payload bytes directly)."""
+        a miss. Backend failures raise. A corrupt entry — or one ``materialize`` cannot
+        turn into the caller's value (kept as :attr:`Entry.result`) — is a miss plus an
+        error event."""
         start = _perf()
         opened = self.open(await self.fetch(key), controls)
-        if decode and isinstance(opened, Entry):
-            try:
-                opened.value  # noqa: B018 - parse now, on the read path
-            except EntryError as exc:
-                opened = exc
         entry = opened if isinstance(opened, Entry) else None
-        if isinstance(opened, EntryError):
-            await self.error(call_type, key, start, opened)
+        if opened is not None and entry is None:
+            await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
         similarity = None
         if entry is None and fallback is not None:
             entry, similarity = await fallback()
+            if entry is not None:
+                entry.similarity = similarity
+        if entry is not None and materialize is not None:
+            entry = await self._materialize(entry, materialize, call_type, key, start)
         if entry is None:
             await self.miss(call_type, key, start)
         else:
             await self.hit(call_type, key, start, entry, similarity)
         return entry
 
+    async def _materialize(
+        self, entry: Entry, materialize: Materialize, call_type: str, key: str, start: float
+    ) -> Entry | None:
+        try:
+            entry.result = materialize(entry)
+        except Exception as exc:  # a corrupt value, or one that does not fit the caller's type
+            error = (
+                exc
+                if isinstance(exc, EntryError)
+                else EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
+            )
+            await self.error(call_type, key, start, error)
+            return None
+        return entry
+
     async def read_many(
-        self, keys: Sequence[str], call_type: str, controls: CacheControls = NO_CONTROLS
+        self,
+        keys: Sequence[str],
+        call_type: str,
+        controls: CacheControls = NO_CONTROLS,
+        materialize: Materialize | None = None,
     ) -> list[Entry | None]:
         """Entries for ``keys`` in order, in one batch; counted per key like :meth:`read`."""
         start = _perf()
@@ -238,8 +258,10 @@ class Engine:
         for key, raw in zip(keys, raws, strict=True):
             opened = self.open(raw, controls)
             entry = opened if isinstance(opened, Entry) else None
-            if isinstance(opened, EntryError):
-                await self.error(call_type, key, start, opened)
+            if opened is not None and entry is None:
+                await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
+            if entry is not None and materialize is not None:
+                entry = await self._materialize(entry, materialize, call_type, key, start)
             if entry is None:
                 await self.miss(call_type, key, start)
             else:
@@ -362,6 +384,11 @@ class Engine:
         if self.inline:
             return run_inline(coro)
         return run_on_loop_thread(coro)
+
+
+def plain_value(entry: Entry) -> Any:
+    """The :data:`Materialize` step of untyped reads: the stored value as JSON data."""
+    return entry.value
 
 
 def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:

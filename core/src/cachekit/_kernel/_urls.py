@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pluggy
 
@@ -88,19 +88,21 @@ def options_from_url(url: str, pm: pluggy.PluginManager | None = None) -> dict[s
         raise ConfigurationError(f"not a cache URL (expected scheme://...): {url!r}")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    query = parse_qsl(parts.query, keep_blank_values=True)
     options: dict[str, Any] = {}
-    rest: list[tuple[str, str]] = []
-    for name, raw in query:
-        kind = _CORE_OPTIONS.get(name)
+    rest: list[str] = []  # the backend's query pairs, exactly as written
+    for pair in parts.query.split("&") if parts.query else ():
+        fields = parse_qsl(pair, keep_blank_values=True)
+        kind = _CORE_OPTIONS.get(fields[0][0]) if fields else None
         if kind is None:
-            rest.append((name, raw))
+            rest.append(pair)
             continue
+        name, raw = fields[0]
         try:
             options[name] = kind(raw)
         except ValueError:
             raise ConfigurationError(f"URL option {name}={raw!r} is not valid") from None
-    backend_url = urlunsplit(parts._replace(query=urlencode(rest)))
+    base = url.split("?", 1)[0]
+    backend_url = f"{base}?{'&'.join(rest)}" if rest else base
     parse = url_schemes(pm).get(scheme)
     if parse is None:
         options.update(type=scheme, url=backend_url)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Literal
 
-from cachekit._engine._engine import Engine
+from cachekit._engine._engine import Engine, Materialize, plain_value
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
@@ -169,8 +169,11 @@ class LLMCalls:
             return None
 
     # -- reads -----------------------------------------------------------------------------
-    async def lookup(self, request: Request) -> Entry | None:
-        """The request's entry (exact, then semantic); every failure is a miss."""
+    async def lookup(
+        self, request: Request, materialize: Materialize = plain_value
+    ) -> Entry | None:
+        """The request's entry (exact, then semantic), its :attr:`~Entry.result` made
+        by ``materialize``; every failure is a miss."""
         if request.controls.no_cache:
             return None
         engine = self.engine
@@ -181,7 +184,9 @@ class LLMCalls:
                 return await self._semantic_lookup(request)
 
         try:
-            return await engine.read(request.key, request.call_type, request.controls, fallback)
+            return await engine.read(
+                request.key, request.call_type, request.controls, fallback, materialize
+            )
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -199,11 +204,11 @@ class LLMCalls:
             return None, None
         return await semantic.search(request.probe, request.controls)
 
-    async def fetch(self, request: Request) -> Entry | None:
+    async def fetch(self, request: Request, materialize: Materialize = plain_value) -> Entry | None:
         """The request's entry, or an overriding ``get_cache``'s answer as one."""
         override = self.override("get")
         if override is None:
-            return await self.lookup(request)
+            return await self.lookup(request, materialize)
         if request.controls.no_cache:
             return None
         try:
@@ -211,9 +216,15 @@ class LLMCalls:
         except Exception as exc:
             await self.engine.error(request.call_type, request.key, _perf(), exc, stage="plugin")
             return None
-        return (
-            None if value is None else _given_entry(value, request.call_type, self.engine.clock())
-        )
+        if value is None:
+            return None
+        entry = _given_entry(value, request.call_type, self.engine.clock())
+        try:
+            entry.result = materialize(entry)
+        except Exception as exc:
+            await self.engine.error(request.call_type, request.key, _perf(), exc, stage="plugin")
+            return None
+        return entry
 
     async def fetch_items(self, requests: Sequence[Request]) -> list[Entry | None]:
         """Entries for several requests in one batch (``None`` for each miss); fail-open."""
@@ -224,12 +235,13 @@ class LLMCalls:
             return [None] * len(requests)
         try:
             return await self.engine.read_many(
-                [r.key for r in requests], first.call_type, first.controls
+                [r.key for r in requests], first.call_type, first.controls, plain_value
             )
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)
+            degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
             for r in requests:
-                r.degraded = True
+                r.degraded = degraded
             return [None] * len(requests)
 
     # -- writes ------------------------------------------------------------------------------
@@ -313,7 +325,7 @@ class LLMCalls:
         if request is None:
             return None
         entry = await self.lookup(request)
-        return None if entry is None else entry.value
+        return None if entry is None else entry.result
 
     async def add_cache(self, result: Any, kwargs: dict[str, Any]) -> None:
         request = await self.begin(kwargs)

@@ -16,9 +16,9 @@ from cachekit._llm._embeddings import EmbeddingPlan, item_id, per_item_inputs
 from cachekit._llm._info import CacheInfo, remember
 from cachekit._llm._requests import Request
 from cachekit._policy._controls import CacheControls
+from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import call_family
 from cachekit._policy._models import build_model, is_model_class, restore_nested
-from cachekit.exceptions import EntryError
 
 __all__ = ["MISS", "WrappedCall"]
 
@@ -98,20 +98,8 @@ class WrappedCall:
         if request is None:
             return MISS
         calls = self.calls
-        self.ticket = calls.flights.ticket()
-        entry = await calls.fetch(request)
+        entry = await calls.fetch(request, self._materialize)
         if entry is None:
-            return MISS
-        try:
-            if self.streaming:
-                value: Any = self.codec.stream(entry, self.kwargs)
-            elif entry.payload:
-                value = self.codec.response(entry, self.kwargs)
-            else:  # an overriding get_cache's answer
-                value = self.codec.response_from_value(entry.value, self.kwargs)
-        except Exception as exc:  # a foreign or outdated value: a miss, never a crash
-            error = EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
-            await calls.engine.error(request.call_type, request.key, _perf(), error)
             return MISS
         engine = calls.engine
         self.info = CacheInfo(
@@ -119,8 +107,18 @@ class WrappedCall:
             request.key,
             engine.namespace_of(request.key),
             age_s=max(0.0, engine.clock() - entry.created_at),
+            similarity=entry.similarity,
         )
-        return value
+        return entry.result
+
+    def _materialize(self, entry: Entry) -> Any:
+        """The read path's last step: the stored value rebuilt into the caller's type (a
+        list of chunks for a stream); raises if it does not fit (a miss, reported)."""
+        if self.streaming:
+            return self.codec.stream(entry, self.kwargs)
+        if entry.payload:
+            return self.codec.response(entry, self.kwargs)
+        return self.codec.response_from_value(entry.value, self.kwargs)  # an override's answer
 
     def remember(self, result: Any) -> Any:
         """Record for :func:`cachekit.cache_info` what the cache did for ``result``."""

@@ -125,6 +125,7 @@ async def _invoke(call: WrappedCall, kwargs: dict[str, Any] | None = None) -> An
 async def _acall(call: WrappedCall) -> Any:
     if call.items is not None:
         return await _aitems(call)
+    call.ticket = call.calls.flights.ticket()  # before the read: see _singleflight
     value = await call.lookup()
     if value is not MISS:
         return call.remember(ReplayAsyncStream(value) if call.streaming else value)
@@ -238,6 +239,7 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
             run(call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write"))
             result = response if response is not None else call.fn(*call.args, **call.kwargs)
         return _items_info(call, result, response is None)
+    call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
     value = run(call.lookup())
     if value is not MISS:
         return call.remember(ReplayStream(value) if call.streaming else value)

@@ -108,9 +108,18 @@ def decode_payload(payload: bytes | memoryview) -> Any:
 
 class Entry:
     """A decoded entry. ``payload`` holds the value's JSON bytes; :attr:`value` parses
-    them on first use."""
+    them on first use; :attr:`result` is what the read path materialised for its caller."""
 
-    __slots__ = ("_value", "call_type", "created_at", "expires_at", "meta", "payload")
+    __slots__ = (
+        "_value",
+        "call_type",
+        "created_at",
+        "expires_at",
+        "meta",
+        "payload",
+        "result",
+        "similarity",
+    )
 
     def __init__(
         self,
@@ -126,6 +135,10 @@ class Entry:
         self.meta = meta
         self.payload = payload
         self._value: Any = _UNREAD
+        #: The value as the reader wanted it (rebuilt into its type), once materialised.
+        self.result: Any = None
+        #: For a semantic hit: the cosine similarity of the match.
+        self.similarity: float | None = None
 
     @property
     def value(self) -> Any:

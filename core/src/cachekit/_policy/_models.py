@@ -139,7 +139,7 @@ def nested_models(obj: Any) -> dict[str, str]:
                 visit(value, f"{path}{name}", _loose(field.annotation), depth)
 
     def visit(value: Any, path: str, loose: bool, depth: int) -> None:
-        if hasattr(value, "model_fields") and not isinstance(value, type):
+        if not isinstance(value, type) and hasattr(type(value), "model_fields"):
             if loose:
                 found.setdefault(path, model_name(type(value)))
             walk(value, path + ".", depth + 1)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from cachekit.hookspecs import RegisterBackend, hookimpl
 
 from cachekit_disk._backend import DiskBackend
+from cachekit_disk._urls import cachekit_register_url_schemes
+
+__all__ = ["cachekit_register_backends", "cachekit_register_url_schemes"]
 
 
 @hookimpl

@@ -35,8 +35,9 @@ from cachekit import (
     BackendTimeoutError,
     BackendUnavailableError,
     ConfigurationError,
+    SemanticBackend,
+    SemanticMatch,
 )
-from cachekit import SemanticBackend, SemanticMatch
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 

@@ -9,8 +9,9 @@ from cachekit import ConfigurationError, hookimpl
 from cachekit.hookspecs import RegisterBackend
 
 from cachekit_redis._backend import RedisBackend
+from cachekit_redis._urls import cachekit_register_url_schemes
 
-__all__ = ["cachekit_register_backends", "make_redis_backend"]
+__all__ = ["cachekit_register_backends", "cachekit_register_url_schemes", "make_redis_backend"]
 
 _ACCEPTED = frozenset(inspect.signature(RedisBackend.__init__).parameters) - {"self"}
 

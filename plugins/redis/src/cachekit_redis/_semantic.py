@@ -33,8 +33,7 @@ from typing import Any, ClassVar, Literal
 
 import anyio
 import numpy as np
-from cachekit import BackendError, ConfigurationError
-from cachekit import SemanticBackend, SemanticMatch
+from cachekit import BackendError, ConfigurationError, SemanticBackend, SemanticMatch
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 

@@ -10,8 +10,13 @@ from cachekit import AsyncBackend, ConfigurationError, hookimpl
 from cachekit.hookspecs import RegisterBackend
 
 from cachekit_s3._backend import S3Backend
+from cachekit_s3._urls import cachekit_register_url_schemes
 
-__all__ = ["cachekit_register_backends", "create_s3_backend"]
+__all__ = [
+    "cachekit_register_backends",
+    "cachekit_register_url_schemes",
+    "create_s3_backend",
+]
 
 #: Every option ``S3Backend`` accepts (``clock`` is passed separately by the core).
 OPTIONS = frozenset(inspect.signature(S3Backend).parameters) - {"clock"}

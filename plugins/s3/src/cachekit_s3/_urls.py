@@ -1,0 +1,66 @@
+"""``Cache.from_url`` scheme of the ``s3`` backend: ``s3://bucket/prefix?options``.
+
+The path is the key prefix (``s3_path``); query options are the backend's, with
+short aliases (``endpoint_url``, ``region``, ``use_ssl``, ``verify``,
+``api_version``). Credentials are never taken from a URL (it ends up in shell
+history and logs): use ``s3_aws_access_key_id``/``s3_aws_secret_access_key`` or the
+AWS credential chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from cachekit import ConfigurationError, hookimpl
+
+__all__ = ["cachekit_register_url_schemes", "parse_s3_url"]
+
+_ALIASES = {
+    "endpoint_url": "s3_endpoint_url",
+    "region": "s3_region_name",
+    "region_name": "s3_region_name",
+    "use_ssl": "s3_use_ssl",
+    "verify": "s3_verify",
+    "api_version": "s3_api_version",
+}
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_s3_url(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ConfigurationError("s3:// URL needs a bucket: s3://bucket/prefix")
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "s3:// URLs take no credentials (s3://bucket/prefix); pass "
+            "s3_aws_access_key_id/s3_aws_secret_access_key or use the AWS credential chain"
+        )
+    options: dict[str, Any] = {"type": "s3", "s3_bucket_name": parts.netloc}
+    prefix = unquote(parts.path).strip("/")
+    if prefix:
+        options["s3_path"] = prefix
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        options[_ALIASES.get(key, key)] = _coerce(value)
+    return options
+
+
+@hookimpl
+def cachekit_register_url_schemes(
+    register: Callable[[str, Callable[[str], dict[str, Any]]], None],
+) -> None:
+    register("s3", parse_s3_url)
