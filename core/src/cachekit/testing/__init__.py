@@ -16,12 +16,25 @@ it. Override :meth:`BackendContract.advance` when the backend takes an injectabl
 clock, so TTL tests need not sleep. Tests run on asyncio; override the
 ``anyio_backend`` fixture to add trio where the backend supports it.
 
+:class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
+only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
+count, at the server, the requests that were not served from it.
+
 This module needs ``pytest`` and ``anyio``'s pytest plugin (installed with anyio).
 """
 
 from __future__ import annotations
 
 from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
+from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
 from cachekit.testing._semantic import SemanticBackendContract
 
-__all__ = ["BackendContract", "FakeClock", "SemanticBackendContract", "unit_vector"]
+__all__ = [
+    "BackendContract",
+    "FakeClock",
+    "OpenAIServer",
+    "RecordedRequest",
+    "SemanticBackendContract",
+    "UploadedFile",
+    "unit_vector",
+]
