@@ -36,6 +36,16 @@ def assert_litellm_hit(hit: Any, miss: Any) -> None:
     assert miss._hidden_params.get("cache_hit") is not True
 
 
+def assert_litellm_items_hit(hit: Any, miss: Any) -> None:
+    """A list ``input`` answered entirely from per-item entries: the same response with
+    the same items, except ``usage``, which says what the provider billed: nothing."""
+    assert type(hit) is type(miss)
+    assert_same_result(hit.data, miss.data)
+    assert (hit.model, hit.object) == (miss.model, miss.object)
+    assert hit.usage.prompt_tokens == hit.usage.total_tokens == 0
+    assert hit._hidden_params.get("cache_hit") is True
+
+
 def test_a_completion_hit_is_the_same_model_response(
     cache: Cache, litellm_calls: LiteLLMCalls
 ) -> None:
@@ -129,7 +139,7 @@ def test_an_embedding_hit_keeps_its_items_as_objects(cache: Cache) -> None:
     hit = embedding(model="text-embedding-3-small", input=["red"], mock_response=[0.5, 0.25])
     assert (cache.stats().hits, cache.stats().misses) == (1, 1)
     assert type(hit.data[0]) is type(miss.data[0]) is litellm.types.utils.Embedding
-    assert_litellm_hit(hit, miss)
+    assert_litellm_items_hit(hit, miss)
     assert cache.stats().errors == 0
 
 
@@ -151,7 +161,7 @@ def test_an_embedding_through_litellms_openai_provider_is_cached(
     miss = embedding(**request)
     hit = embedding(**request)
     assert openai_server.count("/embeddings") == 1
-    assert_litellm_hit(hit, miss)
+    assert_litellm_items_hit(hit, miss)
     assert cache.stats().errors == 0
 
 

@@ -19,13 +19,14 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from cachekit._llm._types import TypeChoice, annotated_types
+from cachekit._llm._types import TypeChoice, annotated_types, reparametrise
 from cachekit._policy._envelope import Entry, decode_payload, to_json_value
+from cachekit._policy._fidelity import apply_diff, attribute_diff
 from cachekit._policy._models import (
     build_model,
     is_model_class,
+    describe,
     model_name,
-    nested_models,
     rebuild_payload,
     restore_nested,
 )
@@ -64,20 +65,37 @@ class Codec:
         """What to record beside a whole response (its class is recorded by the envelope)."""
         if not hasattr(result, "model_dump"):
             return None
-        self.responses.learn(type(result))
-        nested = nested_models(result)
-        return {"nested": nested} if nested else None
+        cls = type(result)
+        self.responses.learn(cls)
+        meta = describe(result) or {}
+        try:  # what a rebuild of the stored form would get wrong, fixed on every hit
+            rebuilt = build_model(cls, to_json_value(result))
+            if "nested" in meta:
+                restore_nested(rebuilt, meta["nested"], {cls.__module__})
+            diff = attribute_diff(result, rebuilt)
+        except Exception:  # cannot be rebuilt here: hits will say so, when they happen
+            diff = {}
+        if diff:
+            meta["attrs"] = diff
+        return meta or None
 
     def response(self, entry: Entry, request: dict[str, Any] | None) -> Any:
-        """A stored whole response, rebuilt (``ValueError``/``TypeError`` if it does not fit)."""
+        """A stored whole response, rebuilt (``ValueError``/``TypeError`` if it does not fit).
+        A value stored as plain data (a ``str`` transcription…) comes back as it is."""
         meta = entry.meta or {}
-        cls = self.responses.pick(meta.get("model"), request)
-        if cls is None:
+        stored = meta.get("model")
+        declared = self.responses.declared(stored)
+        if declared is None or (stored is None and not entry.payload.startswith(b"{")):
             return entry.value
-        obj = rebuild_payload(entry.payload, cls, decode_payload)
+        cls = self.responses.pick(stored, request)
+        assert cls is not None
+        obj = reparametrise(rebuild_payload(entry.payload, cls, decode_payload), declared, request)
         nested = meta.get("nested")
         if isinstance(nested, dict):
             restore_nested(obj, nested, self.responses.modules())
+        attrs = meta.get("attrs")
+        if isinstance(attrs, dict):
+            apply_diff(obj, attrs)
         return mark_hit(obj)
 
     def response_from_value(self, value: Any, request: dict[str, Any] | None) -> Any:

@@ -51,6 +51,8 @@ class EmbeddingPlan:
     cached: dict[Any, dict[str, Any]] = field(default_factory=dict)  # item id -> stored item
     #: The class of the items inside the SDK's response (``Embedding``), when they are models.
     item_model: str | None = None
+    #: Each item's share of the token usage of the call that produced it.
+    usage: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: set[Any] = set()
@@ -67,14 +69,18 @@ class EmbeddingPlan:
         """Record a stored per-item value; reject anything that is not one."""
         if isinstance(stored, dict) and isinstance(stored.get("embedding"), list | str):
             self.cached[item_id(item)] = stored
-            model = (meta or {}).get("item_model")
+            meta = meta or {}
+            model = meta.get("item_model")
             if isinstance(model, str) and self.item_model is None:
                 self.item_model = model
+            if isinstance(meta.get("usage"), dict):
+                self.usage[item_id(item)] = meta["usage"]
             return True
         return False
 
     def split(self, response: Any, asked: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The provider response as JSON and one storable item per asked input, in order."""
+        """The provider response as JSON and one storable item per asked input, in order;
+        each asked item's share of the call's usage is recorded (see :func:`usage_shares`)."""
         data_objects = getattr(response, "data", None)
         if (
             isinstance(data_objects, list)
@@ -95,6 +101,10 @@ class EmbeddingPlan:
             if model is not None:
                 item.setdefault("model", model)
             items.append(item)
+        usage = doc.get("usage")
+        if isinstance(usage, dict):
+            for asked_item, share in zip(asked, usage_shares(usage, len(asked)), strict=True):
+                self.usage[item_id(asked_item)] = share
         return doc, items
 
     def merge(self, fresh_doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -110,8 +120,44 @@ class EmbeddingPlan:
             stored.setdefault("object", "embedding")
             data.append(stored)
         out: dict[str, Any] = {"object": "list", "data": data, "model": model}
-        if fresh_doc is not None:
+        if fresh_doc is not None:  # usage: what the provider billed for this call
             out.update({k: v for k, v in fresh_doc.items() if k != "data"})
         else:
             out["usage"] = {"prompt_tokens": 0, "total_tokens": 0}
         return out
+
+    def saved_usage(self) -> dict[str, Any] | None:
+        """The usage the cached items cost when they were fetched (what this call saved),
+        or ``None`` when some cached item's share is unknown."""
+        shares = [self.usage.get(item_id(i)) for i in self.inputs if item_id(i) in self.cached]
+        if not shares or any(s is None for s in shares):
+            return None
+        return sum_usage([s for s in shares if s is not None])
+
+
+def usage_shares(usage: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """``usage`` split into ``n`` shares whose integer counts add up exactly."""
+    shares: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, value in usage.items():
+        for i, share in enumerate(shares):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                share[key] = value
+            elif isinstance(value, int):
+                share[key] = value // n + (1 if i < value % n else 0)
+            else:
+                share[key] = value / n
+    return shares
+
+
+def sum_usage(shares: list[dict[str, Any]]) -> dict[str, Any]:
+    """The usage of several items: counts added, other fields from the first share."""
+    total: dict[str, Any] = {}
+    for share in shares:
+        for key, value in share.items():
+            current = total.get(key)
+            numeric = not isinstance(value, bool) and isinstance(value, int | float)
+            if key not in total:
+                total[key] = value
+            elif numeric and not isinstance(current, bool) and isinstance(current, int | float):
+                total[key] = current + value
+    return total

@@ -24,6 +24,7 @@ returned. A generic response model with a free type parameter (the SDK's
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import functools
 import inspect
 import threading
@@ -33,7 +34,14 @@ from typing import Any, Literal
 
 from cachekit._policy._models import is_model_class, model_name
 
-__all__ = ["CallKind", "TypeChoice", "annotated_types", "call_kind", "unwrap"]
+__all__ = [
+    "CallKind",
+    "TypeChoice",
+    "annotated_types",
+    "call_kind",
+    "reparametrise",
+    "unwrap",
+]
 
 CallKind = Literal["async", "sync", "agen", "gen", "unknown"]
 
@@ -150,29 +158,77 @@ class TypeChoice:
                 self.types = [*self.types, cls]
                 self._by_name.setdefault(model_name(cls), cls)
 
-    def pick(self, stored_name: str | None, request: dict[str, Any] | None = None) -> type | None:
-        """The type to rebuild a value stored as ``stored_name`` into (``None``: as is)."""
+    def declared(self, stored_name: str | None) -> type | None:
+        """The type a value stored as ``stored_name`` was declared as (``None``: as is)."""
         cls = self._by_name.get(stored_name) if stored_name else None
-        if cls is None:
-            if not self.types:
-                return None
+        if cls is None and self.types:
             cls = self.types[0]
-        return _parametrised(cls, request)
+        return cls
+
+    def pick(self, stored_name: str | None, request: dict[str, Any] | None = None) -> type | None:
+        """The type to validate a value stored as ``stored_name`` with (``None``: as is)."""
+        cls = self.declared(stored_name)
+        return None if cls is None else _parametrised(cls, request)
 
     def modules(self) -> set[str]:
         """The modules whose classes this choice trusts (for nested models)."""
         return {cls.__module__ for cls in self.types}
 
 
-def _parametrised(cls: type, request: dict[str, Any] | None) -> type:
-    """``Generic[T]`` models get the request's ``response_format`` class as ``T``."""
+def _free_parameter(cls: type) -> Any:
+    """The type variable a generic model is parametrised with (``X[T]``, ``X`` of
+    ``Generic[T]``), or ``None``."""
     metadata = getattr(cls, "__pydantic_generic_metadata__", None)
-    if not metadata or not metadata.get("parameters") or request is None:
+    if not metadata:
+        return None
+    for candidate in (*metadata.get("args", ()), *metadata.get("parameters", ())):
+        if isinstance(candidate, typing.TypeVar):
+            return candidate
+    return None
+
+
+def _parametrised(cls: type, request: dict[str, Any] | None) -> type:
+    """``X[T]`` models are validated as ``X[<the request's response_format class>]``."""
+    typevar = _free_parameter(cls)
+    if typevar is None or request is None:
         return cls
     response_format = request.get("response_format")
     if not is_model_class(response_format):
         return cls
+    metadata = cls.__pydantic_generic_metadata__  # type: ignore[attr-defined]
+    origin = metadata.get("origin") or cls
     try:
-        return cls[response_format]  # type: ignore[index,no-any-return]
+        return origin[response_format]  # type: ignore[no-any-return]
     except TypeError:
         return cls
+
+
+def reparametrise(obj: Any, declared: type, request: dict[str, Any] | None) -> Any:
+    """Give ``obj`` (validated as ``X[Concrete]``) and the models inside it the classes
+    an SDK that declares ``X[T]`` returns: ``X[T]``, ``Y[T]``… (same fields; the OpenAI
+    SDK's ``parse`` builds ``ParsedChatCompletion[ResponseFormatT]`` that way)."""
+    typevar = _free_parameter(declared)
+    if typevar is None or request is None:
+        return obj
+    concrete = request.get("response_format")
+    if not is_model_class(concrete):
+        return obj
+    _swap_classes(obj, concrete, typevar, 0)
+    return obj
+
+
+def _swap_classes(node: Any, concrete: type, typevar: Any, depth: int) -> None:
+    if depth > 16:
+        return
+    if type(node) is list:
+        for item in node:
+            _swap_classes(item, concrete, typevar, depth + 1)
+        return
+    metadata = getattr(type(node), "__pydantic_generic_metadata__", None)
+    if metadata is None or isinstance(node, type):
+        return
+    if metadata.get("args") == (concrete,) and metadata.get("origin") is not None:
+        with contextlib.suppress(TypeError):
+            node.__class__ = metadata["origin"][typevar]
+    for value in getattr(node, "__dict__", {}).values():
+        _swap_classes(value, concrete, typevar, depth + 1)

@@ -179,15 +179,20 @@ class WrappedCall:
         if response is None:  # every item was cached
             return self._merged(plan, None, None)
         missing = plan.missing()
+        if hasattr(response, "model_dump"):
+            self.codec.responses.learn(type(response))
         doc, fresh = plan.split(response, missing)
         by_id = {item_id(i): r for i, r in zip(plan.unique, self.requests, strict=True)}
         pairs = []
         for item, value in zip(missing, fresh, strict=True):
             plan.accept(item, value)
             request = by_id[item_id(item)]
-            request.meta = (
-                {"item": True, "item_model": plan.item_model} if plan.item_model else {"item": True}
-            )
+            request.meta = {"item": True}
+            if plan.item_model:
+                request.meta["item_model"] = plan.item_model
+            share = plan.usage.get(item_id(item))
+            if share is not None:
+                request.meta["usage"] = share
             pairs.append((request, value))
         await self.calls.save_items(pairs, response)
         if len(missing) == len(plan.inputs):  # nothing came from the cache: the original answer

@@ -60,7 +60,7 @@ _isfinite = math.isfinite
 def _default(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
-        return dump(mode="json")
+        return dump(mode="json", warnings=False)
     if isinstance(obj, tuple | set | frozenset):
         return list(obj)
     raise TypeError(f"{type(obj).__qualname__} is not JSON serialisable")
@@ -69,7 +69,7 @@ def _default(obj: Any) -> Any:
 def to_json_value(value: Any) -> Any:
     """``value`` with a top-level pydantic model replaced by its JSON form."""
     dump = getattr(value, "model_dump", None)
-    return value if dump is None else dump(mode="json")
+    return value if dump is None else dump(mode="json", warnings=False)
 
 
 def encode_payload(value: Any) -> bytes:
@@ -174,7 +174,7 @@ def encode_entry(
     if dump is not None:
         cls = type(value)
         meta = {**(meta or {}), "model": f"{cls.__module__}.{cls.__qualname__}"}
-        value = dump(mode="json")
+        value = dump(mode="json", warnings=False)
     expires_at = None if ttl is None else created_at + ttl
     header = _dumps([ENVELOPE_MAGIC, created_at, expires_at, call_type, meta or None])
     return header + _NL + encode_payload(value)

@@ -229,7 +229,7 @@ def _special(obj: Any) -> Any:
         if schema is not None:  # e.g. a pydantic class as structured outputs' response_format
             return {"$model": obj.__qualname__, "$schema": schema}
     elif hasattr(obj, "model_dump"):  # pydantic v2 models (OpenAI / LiteLLM objects)
-        return obj.model_dump(mode="json", exclude_none=True)
+        return obj.model_dump(mode="json", exclude_none=True, warnings=False)
     if isinstance(obj, Mapping):
         return {str(k): v for k, v in obj.items() if not _absent(v)}
     if isinstance(obj, bytes | bytearray | memoryview):

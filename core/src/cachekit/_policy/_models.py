@@ -5,21 +5,26 @@ A stored pydantic object is its ``model_dump(mode="json")``; the entry's
 types a caller named, but a name read from the store is never imported: only a
 type the caller (or the wrapped function's annotation) names is ever built.
 
-Building follows the library the type comes from, so a hit equals what the SDK
-returned on the miss:
+Building, so that a hit equals what the SDK returned on the miss:
 
-* a class with its own ``__init__`` (LiteLLM's response objects normalise their
-  fields there) is called with the stored fields;
-* otherwise the stored bytes go straight to ``model_validate_json`` (pydantic-core,
-  no intermediate Python objects); if validation refuses them and the class has an
-  SDK-style ``construct`` (the OpenAI SDK builds its responses that way, e.g. base64
-  embeddings in a ``list[float]`` field), that is used instead.
+* the stored bytes go straight to ``model_validate_json`` (pydantic-core, no
+  intermediate Python objects) — validation, never the class's ``__init__``, so an SDK
+  that normalises fields in ``__init__`` (LiteLLM drops ``logprobs`` there) gets back
+  exactly the fields it had;
+* if validation refuses them and the class has an SDK-style ``construct`` (the OpenAI
+  SDK builds its responses that way, e.g. base64 embeddings in a ``list[float]``
+  field), that is used; failing both, a class with its own ``__init__`` is called.
 
-SDKs sometimes hold models inside loosely typed containers (LiteLLM's
-``EmbeddingResponse.data: list`` holds ``Embedding`` objects). :func:`nested_models`
-records where, at store time, as ``{"data.*": "litellm.types.utils.Embedding"}``;
-:func:`restore_nested` rebuilds those nodes on a hit, resolving the class names only
-inside the modules of the types the caller named.
+What the stored form says about the original, recorded at store time by
+:func:`describe` and used by :func:`restore`:
+
+* ``nested``: where models sit inside loosely typed containers (LiteLLM's
+  ``EmbeddingResponse.data: list`` holds ``Embedding`` objects), as
+  ``{"data.*": "litellm.types.utils.Embedding"}``; class names are resolved only inside
+  the modules of the types the caller named;
+* ``attrs``: where the rebuilt object's attributes would differ from the original's
+  (LiteLLM sets or deletes ``logprobs`` outside its declared fields), see
+  :mod:`cachekit._policy._fidelity`.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from cachekit.exceptions import ConfigurationError
 __all__ = [
     "build_model",
     "is_model_class",
+    "describe",
     "model_name",
-    "nested_models",
     "rebuild",
     "rebuild_payload",
     "restore_nested",
@@ -72,30 +77,33 @@ def _recipe(cls: type) -> tuple[bool, Callable[..., Any] | None]:
     return custom_init, sdk_construct
 
 
+def _fallback(cls: type, data: Any, error: ValueError) -> Any:
+    """What validation refused: the SDK's ``construct``, else the class's ``__init__``."""
+    custom_init, construct = _recipe(cls)
+    if type(data) is not dict:
+        raise error
+    if construct is not None:
+        return construct(**data)
+    if custom_init:
+        return cls(**data)
+    raise error
+
+
 def build_model(cls: type, data: Any) -> Any:
     """``data`` (plain JSON values) as an instance of the model class ``cls``."""
-    custom_init, construct = _recipe(cls)
-    if custom_init and type(data) is dict:
-        return cls(**data)
     try:
         return cls.model_validate(data)  # type: ignore[attr-defined]
-    except ValueError:  # pydantic's ValidationError
-        if construct is None or type(data) is not dict:
-            raise
-        return construct(**data)
+    except ValueError as exc:  # pydantic's ValidationError
+        return _fallback(cls, data, exc)
 
 
 def rebuild_payload(payload: bytes, cls: type, load: Callable[[bytes], Any]) -> Any:
-    """The model stored as JSON ``payload``, validated straight from the bytes where
-    the class allows it (``load`` parses the bytes for the other recipes)."""
-    custom_init, construct = _recipe(cls)
-    if not custom_init:
-        try:
-            return cls.model_validate_json(payload)  # type: ignore[attr-defined]
-        except ValueError:
-            if construct is None:
-                raise
-    return build_model(cls, load(payload))
+    """The model stored as JSON ``payload``, validated straight from the bytes (``load``
+    parses them when validation refuses and another recipe is tried)."""
+    try:
+        return cls.model_validate_json(payload)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        return _fallback(cls, load(payload), exc)
 
 
 def rebuild(value: Any, model: type[Any] | None) -> Any:
@@ -125,8 +133,9 @@ def _loose(annotation: Any) -> bool:
     return False
 
 
-def nested_models(obj: Any) -> dict[str, str]:
-    """Where ``obj`` (a pydantic object) holds models that its field types do not name."""
+def describe(obj: Any) -> dict[str, Any] | None:
+    """Where ``obj`` (a pydantic object) holds models its field types do not name:
+    ``{"nested": {path: class}}``, or ``None``."""
     found: dict[str, str] = {}
 
     def walk(model: Any, path: str, depth: int) -> None:
@@ -148,7 +157,7 @@ def nested_models(obj: Any) -> dict[str, str]:
                 visit(item, path + ".*", loose, depth + 1)
 
     walk(obj, "", 0)
-    return found
+    return {"nested": found} if found else None
 
 
 def _resolve(name: str, modules: Iterable[str]) -> type | None:
@@ -166,7 +175,7 @@ def restore_nested(obj: Any, nested: dict[str, str], modules: Iterable[str]) -> 
     (classes resolved only inside ``modules``, which must already be imported)."""
     trusted = frozenset(modules)
     for path, name in nested.items():
-        cls = _resolve(name, trusted)
+        cls = _resolve(name, trusted) if isinstance(name, str) else None
         if cls is not None:
             _restore(obj, path.split("."), cls)
 
