@@ -4,9 +4,12 @@
 
 * ``write DIR WRITER KEYS ROUNDS SIZE [CAP]``: write ``KEYS`` keys ``ROUNDS`` times;
 * ``read DIR KEYS ROUNDS``: read them ``ROUNDS`` times, checking every hit;
-* ``storm DIR SIZE TEMP_MODE``: write forever, printing a line before each write (to be
-  killed); TEMP_MODE ``unnamed`` (O_TMPFILE, the default on Linux) or ``named``;
-* ``dump DIR KEY...``: print a JSON list: for each key ``null``, ``"ok"`` or ``"bad"``.
+* ``storm DIR SIZE TEMP_MODE [CAP]``: write forever, printing a line before each write
+  (to be killed); TEMP_MODE ``unnamed`` (O_TMPFILE, the default on Linux) or ``named``;
+* ``dump DIR KEY...``: print a JSON list: for each key ``null``, ``"ok"`` or ``"bad"``;
+* ``get DIR KEY``: print ``miss`` or ``hit``, with the address space limited to
+  1 GiB, so that an unbounded read fails fast (MemoryError) instead of taking the
+  machine's memory.
 
 Values are self-checking: ``key|writer|round|`` then filler derived from that
 prefix, so any reader can tell a whole value from a torn or mixed one.
@@ -80,10 +83,10 @@ async def _read(directory: str, keys: int, rounds: int) -> int:
     return hits
 
 
-async def _storm(directory: str, size: int, temp_mode: str) -> None:
-    backend = DiskBackend(disk_cache_dir=directory)
+async def _storm(directory: str, size: int, temp_mode: str, cap: int | None) -> None:
+    backend = DiskBackend(disk_cache_dir=directory, max_size_bytes=cap)
     if temp_mode == "named":  # the portable path (no O_TMPFILE): named temp files
-        backend._store._use_tmpfile = False
+        backend._store.temps.use_tmpfile = False
     n = 0
     while True:
         key = key_name(n % 20)  # overwrites: replaced inodes are recycled too
@@ -106,6 +109,14 @@ async def _dump(directory: str, keys: list[str]) -> list[str | None]:
     ]
 
 
+async def _get(directory: str, key: str) -> str:
+    backend = DiskBackend(disk_cache_dir=directory)
+    try:
+        return "miss" if await backend.get(key) is None else "hit"
+    finally:
+        await backend.aclose()
+
+
 def main(argv: list[str]) -> int:
     mode, directory, *rest = argv
     if mode == "write":
@@ -116,7 +127,13 @@ def main(argv: list[str]) -> int:
         print(f"hits {hits}", flush=True)
         return 1 if hits < 0 else 0
     elif mode == "storm":
-        asyncio.run(_storm(directory, int(rest[0]), rest[1]))
+        cap = int(rest[2]) if len(rest) > 2 else None
+        asyncio.run(_storm(directory, int(rest[0]), rest[1], cap))
+    elif mode == "get":
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        print(asyncio.run(_get(directory, rest[0])), flush=True)
     elif mode == "dump":
         print(json.dumps(asyncio.run(_dump(directory, rest))), flush=True)
     else:

@@ -353,7 +353,7 @@ async def test_replaced_inodes_are_recycled_and_stale_readers_miss(tmp_path: Pat
     from cachekit_disk._format import read_entry
 
     backend = DiskBackend(disk_cache_dir=tmp_path)
-    backend._store._spares._grace = 0.0  # no need to wait in a test
+    backend._store.spares._grace = 0.0  # no need to wait in a test
     try:
         await backend.set("cachekit:v1:r:a", b"first a", None)
         a_path = entry_path(tmp_path, "r", "cachekit:v1:r:a")
@@ -374,7 +374,7 @@ async def test_replaced_inodes_are_recycled_and_stale_readers_miss(tmp_path: Pat
         assert await backend.get("cachekit:v1:r:a") == b"second a"
         assert await backend.get("cachekit:v1:r:b") == b"b's value"
         await backend.delete("cachekit:v1:r:b")  # a delete retires its inode too
-        assert len(backend._store._spares) == 1
+        assert len(backend._store.spares) == 1
     finally:
         await backend.aclose()
     assert temp_files(tmp_path) == []  # aclose removed the spare inodes

@@ -103,7 +103,8 @@ async def test_concurrent_writers_and_a_reader_see_only_whole_entries(
 
 
 def open_files_under(pid: int, directory: Path) -> list[str]:
-    """The files process ``pid`` has open under ``directory`` (Linux /proc)."""
+    """The entry and temporary files process ``pid`` has open under ``directory``
+    (Linux /proc)."""
     found = []
     fd_dir = f"/proc/{pid}/fd"
     for fd in os.listdir(fd_dir):
@@ -111,7 +112,10 @@ def open_files_under(pid: int, directory: Path) -> list[str]:
             target = os.readlink(f"{fd_dir}/{fd}")
         except OSError:  # closed meanwhile
             continue
-        if target.startswith(str(directory)):
+        # Entry and temporary files only: not the owner marker or the lock files,
+        # which a writer holds open all along.
+        mine = target.startswith(str(directory)) and "/.owners/" not in target
+        if mine and not os.path.basename(target).startswith(".cachekit-disk"):
             found.append(target)
     return found
 

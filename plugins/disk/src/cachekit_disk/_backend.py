@@ -54,6 +54,27 @@ def default_cache_dir() -> str:
     return platformdirs.user_cache_dir("cachekit", appauthor=False)
 
 
+def _mode(name: str, value: object, required: int, forbidden: int) -> int:
+    """A permission option: an int (``0o640``) or, from a URL, a string ``"0o640"``."""
+    mode = value
+    if isinstance(value, str) and value.lower().startswith("0o"):
+        try:
+            mode = int(value[2:], 8)
+        except ValueError:
+            mode = value
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+        raise ConfigurationError(
+            f"disk backend: {name} must be permission bits such as 0o{required:o} "
+            f"(in a URL: {name}=0o{required:o}), got {value!r}"
+        )
+    if mode & required != required or mode & forbidden:
+        raise ConfigurationError(
+            f"disk backend: {name} must include 0o{required:o} (the owner's access) and "
+            f"none of 0o{forbidden:o}; got 0o{mode:o}"
+        )
+    return mode
+
+
 def _number(name: str, value: object, *, integer: bool = False, positive: bool = False) -> None:
     kinds = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
@@ -86,6 +107,10 @@ class DiskBackend(AsyncBackend):
       (default ``None``: only on request).
     * ``clock``: wall-clock ``() -> float`` used for expiry (tests inject one; the
       expiry is stored as a wall-clock time so that other processes honour it).
+    * ``file_mode`` / ``dir_mode``: permissions of the files and directories the
+      backend creates, set exactly whatever the umask (default ``0o600`` /
+      ``0o700``: prompts and answers can hold personal data, so owner only). Widen
+      them for a cache shared by a group, e.g. ``file_mode=0o640, dir_mode=0o750``.
     """
 
     inline: ClassVar[bool] = False
@@ -102,6 +127,8 @@ class DiskBackend(AsyncBackend):
         lru_resolution: float = 1.0,
         prune_interval: float | None = None,
         clock: Callable[[], float] = time.time,
+        file_mode: int = 0o600,
+        dir_mode: int = 0o700,
     ) -> None:
         if disk_cache_dir is None:
             directory = default_cache_dir()
@@ -127,6 +154,8 @@ class DiskBackend(AsyncBackend):
             _number("prune_interval", prune_interval, positive=True)
         if not callable(clock):
             raise ConfigurationError(f"disk backend: clock must be callable, got {clock!r}")
+        self.file_mode = _mode("file_mode", file_mode, 0o600, 0o111)
+        self.dir_mode = _mode("dir_mode", dir_mode, 0o700, 0)
         self.directory = os.path.abspath(os.path.expanduser(directory))
         self.default_ttl = None if default_ttl is None else float(default_ttl)
         self.max_size_bytes = max_size_bytes
@@ -138,6 +167,8 @@ class DiskBackend(AsyncBackend):
             fsync=fsync,
             max_size_bytes=max_size_bytes,
             lru_resolution=float(lru_resolution),
+            file_mode=self.file_mode,
+            dir_mode=self.dir_mode,
         )
         self._hop: ThreadHop | None = None
         self._background: _Background | None = None
@@ -176,8 +207,11 @@ class DiskBackend(AsyncBackend):
             raise _map_os_error(exc) from exc
 
     def _after_write(self, over_cap: bool) -> None:
-        if over_cap:
-            self._background_thread().wake(evict=True)
+        """Wake the background thread for an eviction, or for its periodic look for
+        writers that died (the first one right after this store's first write)."""
+        reap = self._store.owners.due()
+        if over_cap or reap:
+            self._background_thread().wake(evict=over_cap, reap=reap)
 
     def _background_thread(self) -> _Background:
         bg = self._background
@@ -208,14 +242,17 @@ class DiskBackend(AsyncBackend):
         self._after_write(await self._run(self._store.set_many, items, ttl))
 
     async def delete(self, key: str) -> bool:
-        return await self._run(self._store.delete, key)
+        deleted = await self._run(self._store.delete, key)
+        self._after_write(False)
+        return deleted
 
     async def clear(self, prefix: str) -> int:
         return await self._run(self._store.clear, prefix)
 
     async def prune(self) -> int:
         """Sweep the directory: remove expired and damaged entries and the temporary
-        files of crashed writers, recount the size and evict down to the cap.
+        files and spares of dead writers (which the backend also does on its own,
+        see the README), recount the size and evict down to the cap.
         Returns the number of entries removed. Safe while other processes use the
         directory. (The ``cachekit prune`` command calls this.)"""
         return await self._run(self._store.prune)
@@ -252,7 +289,8 @@ if hasattr(os, "register_at_fork"):
 
 
 class _Background(threading.Thread):
-    """Evicts when a write went over the cap; prunes every ``interval`` seconds."""
+    """Evicts when a write went over the cap, removes dead writers' files when a
+    write finds it is time to look, prunes every ``interval`` seconds."""
 
     def __init__(self, store: DiskStore, interval: float | None) -> None:
         super().__init__(name="cachekit-disk-background", daemon=True)
@@ -260,12 +298,15 @@ class _Background(threading.Thread):
         self._interval = interval
         self._event = threading.Event()
         self._evict = False
+        self._reap = False
         self._stopping = False
         self._next_prune = None if interval is None else time.monotonic() + interval
 
-    def wake(self, *, evict: bool) -> None:
+    def wake(self, *, evict: bool, reap: bool = False) -> None:
         if evict:
             self._evict = True
+        if reap:
+            self._reap = True
         self._event.set()
 
     def stop(self) -> None:
@@ -284,6 +325,9 @@ class _Background(threading.Thread):
                 # Blocking: if another process is evicting, wait for it, then evict
                 # again only if its pass did not cover our writes.
                 self._guarded(partial(self._store.evict, blocking=True))
+            if self._reap:  # even when stopping: quick unless a writer died
+                self._reap = False
+                self._guarded(self._store.reap)
             if self._stopping:
                 return
             if self._next_prune is not None and time.monotonic() >= self._next_prune:

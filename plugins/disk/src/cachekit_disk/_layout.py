@@ -5,23 +5,24 @@
     <dir>/disk-v1/                the tree below is all ours (``<dir>`` may hold other things)
       .cachekit-disk              lock file; holds the shared size counter
       .cachekit-disk-evict        lock file held by the one process evicting
+      .owners/<token>             one marker per writing store, flocked while it lives
       <namespace>/<xx>/<sha256>   entries of keys ``cachekit:v1:<namespace>:…``
       @<base32 name>/<xx>/<sha256>  the same for namespaces that are not safe as a
                                   directory name everywhere (upper case, a leading
                                   dot, dash or underscore, Windows device names)
       _keys/<xx>/<sha256>         keys that are not of the form above
-      .trash-<token>/             a namespace being cleared (renamed away atomically)
+      .trash-<token>.<n>/         a namespace being cleared (renamed away atomically)
 
 ``<sha256>`` is the hex SHA-256 of the UTF-8 key and ``<xx>`` its first two hex
 digits (256 shard directories per namespace, so a million entries are ~4k files per
 directory). A lookup builds the path from the key and opens that one file: no
 directory listing, no index, whatever the number of entries. Clearing a namespace
 renames its directory away (one atomic step), so no file is opened to find its
-members. Temporary files are ``.tmp.<pid>.<n>`` in a shard directory (on Linux a
+members. Temporary files are ``.tmp.<token>.<n>`` in a shard directory (on Linux a
 new file is written unnamed, ``O_TMPFILE``, and named only once complete); recycled
-inodes of replaced or deleted entries wait under the same kind of name (see
-``_recycle``). Readers never look at them; ``prune`` removes them once their
-process is gone.
+inodes of replaced or deleted entries wait, zero-filled, as ``.spare.<token>.<n>``
+(see ``_recycle``). ``<token>`` names the store that made them (see ``_owners``).
+Readers never look at them; once their owner is dead they are removed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ __all__ = [
     "EVICT_LOCK_NAME",
     "KEYS_DIR",
     "LOCK_NAME",
+    "OWNERS_DIR",
+    "SPARE_PREFIX",
     "TEMP_PREFIX",
     "TRASH_PREFIX",
     "TREE_NAME",
@@ -53,6 +56,8 @@ EVICT_LOCK_NAME = ".cachekit-disk-evict"
 KEYS_DIR = "_keys"
 TRASH_PREFIX = ".trash-"
 TEMP_PREFIX = ".tmp."
+SPARE_PREFIX = ".spare."
+OWNERS_DIR = ".owners"
 
 # The core's namespace rule (cachekit._keys.validate_namespace).
 _NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")

@@ -12,11 +12,14 @@ locks order the threads of one process only (see the README).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
 import threading
 from types import TracebackType
+
+from cachekit_disk._files import set_mode
 
 __all__ = ["FileLock", "SizeCounter"]
 
@@ -45,15 +48,21 @@ else:  # pragma: no cover - exercised on Windows only
 class FileLock:
     """An exclusive lock over ``path`` for threads and processes alike."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, mode: int = 0o600) -> None:
         self.path = path
+        self._mode = mode
         self._fd: int | None = None
         self._pid = os.getpid()
         self._thread_lock = threading.Lock()
 
     def _descriptor(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self._mode)
+            if os.fstat(fd).st_mode & 0o7777 != self._mode:
+                # New: the umask narrowed the mode. Another user's: not ours to change.
+                with contextlib.suppress(OSError):
+                    set_mode(fd, self._mode)
+            self._fd = fd
         return self._fd
 
     def acquire(self, blocking: bool = True) -> bool:
