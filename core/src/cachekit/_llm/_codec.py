@@ -24,8 +24,8 @@ from cachekit._policy._envelope import Entry, decode_payload, to_json_value
 from cachekit._policy._fidelity import apply_diff, attribute_diff
 from cachekit._policy._models import (
     build_model,
-    is_model_class,
     describe,
+    is_model_class,
     model_name,
     rebuild_payload,
     restore_nested,

@@ -211,9 +211,8 @@ def reparametrise(obj: Any, declared: type, request: dict[str, Any] | None) -> A
     if typevar is None or request is None:
         return obj
     concrete = request.get("response_format")
-    if not is_model_class(concrete):
-        return obj
-    _swap_classes(obj, concrete, typevar, 0)
+    if isinstance(concrete, type) and is_model_class(concrete):
+        _swap_classes(obj, concrete, typevar, 0)
     return obj
 
 
