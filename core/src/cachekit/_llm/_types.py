@@ -198,7 +198,7 @@ def _parametrised(cls: type, request: dict[str, Any] | None) -> type:
     metadata = cls.__pydantic_generic_metadata__  # type: ignore[attr-defined]
     origin = metadata.get("origin") or cls
     try:
-        return origin[response_format]  # type: ignore[no-any-return]
+        return origin[response_format]  # type: ignore[index,no-any-return]
     except TypeError:
         return cls
 
