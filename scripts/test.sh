@@ -20,6 +20,6 @@ echo "==> ruff" >&2
 run ruff check .
 run ruff format --check .
 echo "==> mypy (strict)" >&2
-run mypy core/src $(ls -d plugins/*/src 2>/dev/null || true)
+run mypy core/src $(ls -d plugins/*/src 2>/dev/null || true) tests/test_types.py
 echo "==> pytest" >&2
 run pytest "$@"

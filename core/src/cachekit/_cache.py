@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import pluggy
 
@@ -26,7 +26,7 @@ from cachekit._engine._stats import CacheStats
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._urls import options_from_url
 from cachekit._llm._calls import Mode
-from cachekit._llm._wrapper import wrap
+from cachekit._llm._wrapper import KeyParams, check_call_type, wrap
 from cachekit._policy._controls import validate_ttl
 from cachekit._policy._envelope import decode_payload
 from cachekit._policy._keys import namespace_prefix, storage_key, validate_namespace
@@ -37,6 +37,8 @@ from cachekit.exceptions import ConfigurationError
 __all__ = ["DEFAULT_TIMEOUT", "Cache"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 #: Default bound of one backend operation, in seconds (fail-open budget).
 DEFAULT_TIMEOUT = 1.0
@@ -149,15 +151,20 @@ class Cache:
         *,
         response_type: type[Any] | None = None,
         chunk_type: type[Any] | None = None,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        key_params: KeyParams = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Decorate a provider function (an SDK method, ``litellm.acompletion``, any
         sync or async function called with OpenAI-style keyword arguments) so its
         results go through this cache. ``response_type``/``chunk_type`` name the
         pydantic types hits are rebuilt into (by default: the function's return
-        annotation, and what misses return)."""
+        annotation, and what misses return). ``key_params`` go into every key without
+        reaching the function (e.g. a client's ``base_url``). An unknown ``call_type``
+        is a ``ValueError`` listing the known ones."""
+        check_call_type(call_type)
 
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            return wrap(lambda: self, call_type, fn, response_type, chunk_type)
+        def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+            wrapped = wrap(lambda: self, call_type, fn, response_type, chunk_type, key_params)
+            return cast("Callable[P, R]", wrapped)
 
         return decorate
 

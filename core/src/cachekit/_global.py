@@ -15,12 +15,15 @@ import sys
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from cachekit._cache import Cache
-from cachekit._llm._wrapper import wrap
+from cachekit._llm._wrapper import KeyParams, check_call_type, wrap
 
 __all__ = ["CacheScope", "cached", "current_cache", "disable_cache", "enable_cache", "update_cache"]
+
+R = TypeVar("R")
+P = ParamSpec("P")
 
 _UNSET: Any = object()
 _scoped: ContextVar[Cache | None] = ContextVar("cachekit_current_cache", default=_UNSET)
@@ -104,11 +107,15 @@ def cached(
     *,
     response_type: type[Any] | None = None,
     chunk_type: type[Any] | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    key_params: KeyParams = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a provider function; the current global cache is looked up per call
-    (no cache enabled: the call passes straight through)."""
+    (no cache enabled: the call passes straight through). Arguments as
+    :meth:`Cache.cached`."""
+    check_call_type(call_type)
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return wrap(current_cache, call_type, fn, response_type, chunk_type)
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        wrapped = wrap(current_cache, call_type, fn, response_type, chunk_type, key_params)
+        return cast("Callable[P, R]", wrapped)
 
     return decorate

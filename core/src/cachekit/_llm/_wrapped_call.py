@@ -7,7 +7,7 @@ provider's own exceptions pass through untouched.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachekit._llm._calls import LLMCalls
@@ -60,6 +60,7 @@ class WrappedCall:
         raw_controls: Any,
         controls: CacheControls,
         streaming: bool,
+        key_params: Mapping[str, Any] | None = None,
     ) -> None:
         self.calls = calls
         self.codec = codec
@@ -71,6 +72,8 @@ class WrappedCall:
         key_kwargs = kwargs if raw_controls is None else {**kwargs, "cache": raw_controls}
         if args:  # positional arguments are part of the request too
             key_kwargs = {**key_kwargs, "$args": list(args)}
+        if key_params:  # e.g. the client's base_url: in the key, never sent to the provider
+            key_kwargs = {**key_kwargs, **key_params}
         self.key_kwargs = key_kwargs
         self.streaming = streaming
         embedding = call_family(call_type) == "embedding"

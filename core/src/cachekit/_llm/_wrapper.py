@@ -19,7 +19,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
@@ -35,12 +35,13 @@ from cachekit._llm._streams import (
 from cachekit._llm._types import CallKind, call_kind
 from cachekit._llm._wrapped_call import MISS, WrappedCall
 from cachekit._policy._controls import CacheControls
-from cachekit._policy._keys import call_family
+from cachekit._policy._keys import LLM_FAMILIES, call_family
+from cachekit.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from cachekit._cache import Cache
 
-__all__ = ["wrap"]
+__all__ = ["KeyParams", "check_call_type", "wrap"]
 
 CacheSource = Callable[[], "Cache | None"]
 
@@ -57,14 +58,31 @@ class _Kind:
         self.verified = kind != "unknown"
 
 
+KeyParams = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+
+
+def check_call_type(call_type: object) -> str:
+    """``call_type`` if it names a call family (or its async twin), else ``ConfigurationError``."""
+    if not isinstance(call_type, str) or call_family(call_type) not in LLM_FAMILIES:
+        known = ", ".join(sorted(LLM_FAMILIES | {f"a{family}" for family in LLM_FAMILIES}))
+        raise ConfigurationError(f"unknown call type {call_type!r}; known call types: {known}")
+    return call_type
+
+
 def wrap(
     source: CacheSource,
     call_type: str,
     fn: Callable[..., Any],
     response_type: type[Any] | None = None,
     chunk_type: type[Any] | None = None,
+    key_params: KeyParams = None,
 ) -> Callable[..., Any]:
-    """Build the wrapper for ``fn`` (see the module docstring)."""
+    """Build the wrapper for ``fn`` (see the module docstring). ``key_params`` (a mapping,
+    or a function returning one, called per call) are parameters that go into every key
+    but are not passed to ``fn`` — e.g. the client's ``base_url``."""
+    check_call_type(call_type)
+    if key_params is not None and not (callable(key_params) or isinstance(key_params, Mapping)):
+        raise ConfigurationError(f"key_params must be a mapping or a callable, got {key_params!r}")
     codec = Codec(fn, response_type, chunk_type)
     state = _Kind(call_kind(fn))
 
@@ -78,7 +96,10 @@ def wrap(
         if not calls.enabled(call_type, kwargs, controls):
             return None
         streaming = state.kind in ("agen", "gen") or kwargs.get("stream") is True
-        return WrappedCall(calls, codec, call_type, fn, args, kwargs, raw, controls, streaming)
+        extra = key_params() if callable(key_params) else key_params
+        return WrappedCall(
+            calls, codec, call_type, fn, args, kwargs, raw, controls, streaming, extra
+        )
 
     if state.kind == "agen":
 

@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "EXCLUDED_PARAMS",
     "KEY_PREFIX",
+    "LLM_FAMILIES",
     "call_family",
     "canonical_params",
     "derive_key",
@@ -62,6 +63,9 @@ FAMILIES = frozenset(
         "kv",
     }
 )
+
+#: Families of provider calls (every family but the key-value API's ``kv``).
+LLM_FAMILIES = FAMILIES - {"kv"}
 
 #: Call types a ``Cache`` serves unless ``supported_call_types`` says otherwise.
 DEFAULT_CALL_TYPES = (
