@@ -268,3 +268,49 @@ def test_clear_waits_on_a_hung_server_and_ctrl_c_stops_it() -> None:
     assert "interrupted; entries removed before the interrupt stay removed" in seen
     assert "Traceback" not in seen
     assert stdout == ""
+
+
+# -- issue 15: cleanup that finishes, secrets never printed -------------------------------------
+
+
+@pytest.mark.anyio
+async def test_bench_cleanup_is_not_cut_short_by_the_operation_timeout(namespace: str) -> None:
+    """A bench whose cleanup takes far longer than one operation may (a short --timeout,
+    a namespace holding 100,000 entries) still removes everything and says so."""
+    testing = pytest.importorskip("cachekit_redis.testing")
+    with testing.RedisServer() as server:
+        client = server.client()
+        pipe = client.pipeline(transaction=False)
+        for i in range(100_000):
+            pipe.set(f"cachekit:v1:{namespace}:left-{i}", b"x")
+        pipe.execute()
+        client.close()
+        code, doc = cli_json(
+            "--url", server.url, "--namespace", namespace, "--timeout", "0.05",
+            "bench", "--ops", "20", "-c", "2",
+        )  # fmt: skip
+        assert code == 0
+        assert doc["cleanup"]["removed"] >= 100_000
+        assert server.command("DBSIZE") == 0
+
+
+def test_a_timeout_of_zero_means_what_the_api_says(redis_url: str) -> None:
+    done = cli("--url", redis_url, "stats", "--timeout", "0")
+    assert done.returncode == 2
+    assert "> 0" in done.stderr
+    assert cli("--url", redis_url, "stats", "--timeout", "none").returncode == 0
+
+
+@pytest.mark.parametrize("command", [["stats"], ["clear", "--yes"], ["bench", "--ops", "5"]])
+def test_credentials_in_url_query_options_are_never_printed(
+    redis_url: str, namespace: str, command: list[str]
+) -> None:
+    host = redis_url.split("@", 1)[1]
+    url = f"redis://{host}?password={PASSWORD}"  # the password as a query option
+    for args in ([*command], [*command, "--json"]):
+        done = cli("--url", url, "--namespace", namespace, *args)
+        assert done.returncode == 0, done.stderr
+        assert PASSWORD not in done.stdout + done.stderr
+        env_done = cli("--namespace", namespace, *args, env={"CACHEKIT_URL": url})
+        assert env_done.returncode == 0, env_done.stderr
+        assert PASSWORD not in env_done.stdout + env_done.stderr

@@ -85,11 +85,26 @@ def _common(*, store: bool) -> argparse.ArgumentParser:
         )
         parent.add_argument(
             "--timeout",
-            type=float,
+            type=_timeout,
             default=argparse.SUPPRESS,
-            help="bound of one backend operation in seconds (0: none)",
+            help="bound of one backend operation in seconds, > 0 ('none': no bound)",
         )
     return parent
+
+
+def _timeout(text: str) -> float | None:
+    """``--timeout``: seconds > 0 as ``Cache(timeout=)`` takes them, or ``none``."""
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (seconds > 0) or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds > 0, or 'none' for no bound (got {text!r})"
+        )
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:

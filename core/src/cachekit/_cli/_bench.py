@@ -12,6 +12,7 @@ application sees, including cachekit's envelope encoding and decoding.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import sys
 import time
@@ -147,6 +148,26 @@ async def _phase(
     return result
 
 
+async def _clean_up(cache: Cache, where: str) -> dict[str, Any]:
+    """Remove every entry the bench wrote. Not bounded by the per-operation timeout
+    (clearing a large namespace takes longer than one operation may): it finishes, or
+    says exactly what is left and how to remove it."""
+    cleaner = Cache(**{**cache._options, "timeout": None})
+    try:
+        return {"removed": await cleaner.aclear()}
+    except Exception as exc:
+        namespace = cache.namespace
+        sys.stderr.write(
+            f"cachekit: warning: the bench entries of namespace {namespace!r} were not removed "
+            f"({one_line(exc)}); remove them with: "
+            f"cachekit --url '{where}' clear --namespace {namespace} --yes\n"
+        )
+        return {"removed": None, "left_in_namespace": namespace, "error": one_line(exc)}
+    finally:
+        with contextlib.suppress(Exception):
+            await cleaner.aclose()
+
+
 def _validate(args: argparse.Namespace) -> None:
     for name in ("ops", "concurrency"):
         if getattr(args, name) < 1:
@@ -174,15 +195,10 @@ def run_bench(args: argparse.Namespace, out: Output) -> int:
             ]
         finally:
             progress.done()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                try:
-                    await cache.aclear()
-                except Exception as exc:
-                    progress.done()
-                    sys.stderr.write(
-                        f"cachekit: warning: could not remove the bench entries: {one_line(exc)}\n"
-                    )
+            with anyio.CancelScope(shield=True):
+                cleanup.update(await _clean_up(cache, where))
 
+    cleanup: dict[str, Any] = {}
     try:
         phases = run_in_loop(cache, work)
     finally:
@@ -195,6 +211,7 @@ def run_bench(args: argparse.Namespace, out: Output) -> int:
         "ops_per_phase": args.ops,
         "value_size": args.value_size,
         "phases": [p.as_dict() for p in phases],
+        "cleanup": cleanup,
     }
     out.result(doc, lambda: _render(doc))
     return EXIT_OK

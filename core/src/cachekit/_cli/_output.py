@@ -55,24 +55,40 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+#: Query parameter names that carry secrets (matched as substrings, case-insensitively).
+_SECRET_NAMES = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "signature")
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_NAMES)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for printing."""
+    """``url`` for printing: the userinfo password and every credential-like query
+    parameter (``password=``, ``api_key=``, ``token=``…) replaced by ``***``."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal
-        host = f"[{host}]"
-    try:
         port = parts.port
     except ValueError:
-        port = None
-    netloc = f"{user}:***@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port is not None else "")
+    query = (
+        "&".join(
+            f"{pair.split('=', 1)[0]}=***"
+            if "=" in pair and _secret(pair.split("=", 1)[0])
+            else pair
+            for pair in parts.query.split("&")
+        )
+        if parts.query
+        else ""
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def format_seconds(seconds: float) -> str:

@@ -66,9 +66,8 @@ def open_cache(args: argparse.Namespace, *, long_running: bool = False) -> tuple
     namespace = getattr(args, "namespace", None)
     if namespace is not None:
         options["namespace"] = namespace
-    timeout = getattr(args, "timeout", None)
-    if timeout is not None:
-        options["timeout"] = timeout or None  # 0 means "no bound"
+    if hasattr(args, "timeout"):
+        options["timeout"] = args.timeout  # seconds > 0, or None: no bound
     elif long_running and "timeout" not in options:
         options["timeout"] = None
     return Cache(**options), redact_url(url)
