@@ -98,7 +98,7 @@ async def _read_entry(cache: Cache, key: str) -> tuple[str, Entry | None]:
     if raw is None:
         return skey, None
     try:
-        return skey, decode_entry(raw)
+        return skey, decode_entry(cache._engine.unseal(skey, raw))
     except EntryError as exc:
         raise CliError(
             f"{skey} holds bytes that are not a cachekit entry ({exc}); "

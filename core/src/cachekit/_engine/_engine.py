@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import pluggy
@@ -47,7 +47,7 @@ from cachekit.exceptions import (
     EntryError,
 )
 
-__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback", "Materialize", "plain_value"]
+__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback", "Materialize", "Protector", "plain_value"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,17 @@ Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
 
 #: The last read step: an entry turned into the caller's value (raise: it does not fit).
 Materialize = Callable[[Entry], Any]
+
+
+class Protector(Protocol):
+    """A protection step around stored bytes (encryption at rest): ``seal`` what the
+    write path stores under ``key``; ``open`` what the read path fetched, raising
+    :class:`~cachekit.EntryError` for bytes it cannot vouch for (a wrong key, a
+    tampered entry, an entry moved from another key)."""
+
+    def seal(self, key: str, raw: bytes) -> bytes: ...
+
+    def open(self, key: str, raw: bytes) -> bytes: ...
 
 
 def _running_asyncio() -> bool:
@@ -88,8 +99,10 @@ class Engine:
         breaker: CircuitBreaker,
         plugins: pluggy.PluginManager,
         l1: LocalBackend | None = None,
+        protector: Protector | None = None,
     ) -> None:
         self.backend = backend
+        self.protector = protector
         self.name = name
         self.namespace = namespace
         self.inline = backend.inline
@@ -180,13 +193,21 @@ class Engine:
         return await self.io("get", self.backend.get, key)
 
     # -- the read path ---------------------------------------------------------------
-    def open(self, raw: bytes | None, controls: CacheControls) -> Entry | EntryError | None:
+    def unseal(self, key: str, raw: bytes) -> bytes:
+        """Stored bytes as entry bytes: the protection step of the read path (a wrong
+        key, a tampered or moved entry raise :class:`EntryError`)."""
+        protector = self.protector
+        return raw if protector is None else protector.open(key, raw)
+
+    def open(
+        self, key: str, raw: bytes | None, controls: CacheControls
+    ) -> Entry | EntryError | None:
         """Raw bytes as a usable entry: ``None`` for a miss (absent, expired, too old for
         ``s-maxage``), an :class:`EntryError` (not raised) for bytes that are no entry."""
         if raw is None:
             return None
         try:
-            entry = decode_entry(raw)
+            entry = decode_entry(raw if self.protector is None else self.protector.open(key, raw))
         except EntryError as exc:
             return exc
         now = self.clock()
@@ -210,7 +231,7 @@ class Engine:
         turn into the caller's value (kept as :attr:`Entry.result`) — is a miss plus an
         error event."""
         start = _perf()
-        opened = self.open(await self.fetch(key), controls)
+        opened = self.open(key, await self.fetch(key), controls)
         entry = opened if isinstance(opened, Entry) else None
         if opened is not None and entry is None:
             await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
@@ -256,7 +277,7 @@ class Engine:
             raise BackendError(f"{self.name} get_many returned {len(raws)} values for {len(keys)}")
         out: list[Entry | None] = []
         for key, raw in zip(keys, raws, strict=True):
-            opened = self.open(raw, controls)
+            opened = self.open(key, raw, controls)
             entry = opened if isinstance(opened, Entry) else None
             if opened is not None and entry is None:
                 await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
@@ -272,10 +293,18 @@ class Engine:
 
     # -- the write path ------------------------------------------------------------------
     def seal(
-        self, value: Any, call_type: str, ttl: float | None, meta: dict[str, Any] | None = None
+        self,
+        key: str,
+        value: Any,
+        call_type: str,
+        ttl: float | None,
+        meta: dict[str, Any] | None = None,
     ) -> bytes:
-        """``value`` as entry bytes (raises ``ConfigurationError`` if it cannot be stored)."""
-        return encode_entry(value, call_type=call_type, created_at=self.clock(), ttl=ttl, meta=meta)
+        """``value`` as the bytes stored under ``key`` (raises ``ConfigurationError`` if it
+        cannot be stored): the envelope, then the protection step."""
+        raw = encode_entry(value, call_type=call_type, created_at=self.clock(), ttl=ttl, meta=meta)
+        protector = self.protector
+        return raw if protector is None else protector.seal(key, raw)
 
     async def write(
         self,
@@ -287,7 +316,7 @@ class Engine:
     ) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds; counted and reported."""
         start = _perf()
-        raw = self.seal(value, call_type, ttl, meta)
+        raw = self.seal(key, value, call_type, ttl, meta)
         await self.io("set", self.backend.set, key, raw, ttl)
         await self.stored(call_type, key, start, ttl)
         self.stats.latency("set", _perf() - start)
@@ -300,7 +329,7 @@ class Engine:
     ) -> None:
         """Store ``(key, value, meta)`` items with one lifetime, in one batch."""
         start = _perf()
-        mapping = {key: self.seal(value, call_type, ttl, meta) for key, value, meta in items}
+        mapping = {key: self.seal(key, value, call_type, ttl, meta) for key, value, meta in items}
         if not mapping:
             return
         await self.io("set_many", self.backend.set_many, mapping, ttl)

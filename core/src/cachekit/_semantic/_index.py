@@ -177,7 +177,7 @@ class SemanticIndex:
         )
         if match is None:
             return None, None
-        entry = engine.open(await engine.fetch(match.key), controls)
+        entry = engine.open(match.key, await engine.fetch(match.key), controls)
         if entry is None or type(entry) is not Entry:  # gone, expired, or not an entry
             return None, None
         return entry, match.similarity
