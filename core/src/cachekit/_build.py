@@ -15,6 +15,7 @@ import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
 from cachekit._engine._engine import Engine
+from cachekit._engine._savings import make_pricing
 from cachekit._kernel._options import route_options
 from cachekit._kernel._registry import embedder_registry, resolve_backend
 from cachekit._llm._calls import MODES, LLMCalls
@@ -70,6 +71,7 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     if timeout == 0:
         raise ConfigurationError("Cache(timeout=) must be > 0 seconds (None: no timeout)")
     given_clock: Callable[[], float] | None = opts.pop("clock")
+    pricing = make_pricing(opts.pop("pricing", None))
     breaker_options = opts.pop("breaker") or {}
     try:
         breaker = CircuitBreaker(**breaker_options)
@@ -100,6 +102,7 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
         breaker=breaker,
         plugins=pm,
         l1=None if l1 is None else l1[0],
+        pricing=pricing,
     )
     semantic = None
     if isinstance(backend, SemanticBackend):

@@ -88,6 +88,8 @@ def redact_url(url: str) -> str:
         if parts.query
         else ""
     )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: as written (urlunsplit would drop an empty "//")
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 

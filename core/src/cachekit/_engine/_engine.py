@@ -33,6 +33,7 @@ from cachekit._engine._breaker import CircuitBreaker
 from cachekit._engine._events import CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._runner import run_inline, run_on_loop_thread
+from cachekit._engine._savings import Pricing, Saved
 from cachekit._engine._stats import StatsRecorder
 from cachekit._policy._controls import NO_CONTROLS, CacheControls
 from cachekit._policy._envelope import Entry, decode_entry, encode_entry
@@ -100,11 +101,14 @@ class Engine:
         plugins: pluggy.PluginManager,
         l1: LocalBackend | None = None,
         protector: Protector | None = None,
+        pricing: Pricing | None = None,
     ) -> None:
         self.backend = backend
         self.protector = protector
+        self.pricing = pricing
         self.name = name
         self.namespace = namespace
+        self._prefix = f"{KEY_PREFIX}{namespace}:"
         self.inline = backend.inline
         self.clock = clock
         self.timeout = timeout
@@ -225,6 +229,7 @@ class Engine:
         controls: CacheControls = NO_CONTROLS,
         fallback: Fallback | None = None,
         materialize: Materialize | None = None,
+        model: str | None = None,
     ) -> Entry | None:
         """The entry under ``key`` (or ``fallback``'s), counted and reported as a hit or
         a miss. Backend failures raise. A corrupt entry — or one ``materialize`` cannot
@@ -243,9 +248,9 @@ class Engine:
         if entry is not None and materialize is not None:
             entry = await self._materialize(entry, materialize, call_type, key, start)
         if entry is None:
-            await self.miss(call_type, key, start)
+            await self.miss(call_type, key, start, model)
         else:
-            await self.hit(call_type, key, start, entry, similarity)
+            await self.hit(call_type, key, start, entry, similarity, model)
         return entry
 
     async def _materialize(
@@ -269,6 +274,7 @@ class Engine:
         call_type: str,
         controls: CacheControls = NO_CONTROLS,
         materialize: Materialize | None = None,
+        model: str | None = None,
     ) -> list[Entry | None]:
         """Entries for ``keys`` in order, in one batch; counted per key like :meth:`read`."""
         start = _perf()
@@ -284,9 +290,9 @@ class Engine:
             if entry is not None and materialize is not None:
                 entry = await self._materialize(entry, materialize, call_type, key, start)
             if entry is None:
-                await self.miss(call_type, key, start)
+                await self.miss(call_type, key, start, model)
             else:
-                await self.hit(call_type, key, start, entry)
+                await self.hit(call_type, key, start, entry, None, model)
             out.append(entry)
         self.stats.latency("get_many", _perf() - start)
         return out
@@ -371,6 +377,9 @@ class Engine:
         if failed:
             self.stats.errors += failed
 
+    def _namespace(self, key: str) -> str:
+        return self.namespace if key.startswith(self._prefix) else self.namespace_of(key)
+
     async def hit(
         self,
         call_type: str,
@@ -378,19 +387,33 @@ class Engine:
         start: float,
         entry: Entry,
         similarity: float | None = None,
+        model: str | None = None,
     ) -> None:
+        """Count a hit and what it saved (from the entry's ``meta["llm"]``), and report it."""
         stats = self.stats
-        stats.hits += 1
+        meta = entry.meta
+        saved = None if meta is None else Saved.of(meta, self.pricing)
+        stats.hit(call_type, self._namespace(key), model, saved)
         if self._observers["hit"].get_hookimpls():
+            extra: dict[str, Any] = {"model": model}
+            if saved is not None:
+                extra.update(
+                    model=saved.model or model,
+                    tokens_saved=saved.tokens,
+                    latency_saved_s=saved.latency_s,
+                    cost_saved=saved.cost,
+                )
             age = self.clock() - entry.created_at
-            await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity)
+            await self._emit(
+                "hit", call_type, key, start, age_s=age, similarity=similarity, **extra
+            )
         stats.get_latency.append(_perf() - start)
 
-    async def miss(self, call_type: str, key: str, start: float) -> None:
+    async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
         stats = self.stats
-        stats.misses += 1
+        stats.miss(call_type, self._namespace(key), model)
         if self._observers["miss"].get_hookimpls():
-            await self._emit("miss", call_type, key, start)
+            await self._emit("miss", call_type, key, start, model=model)
         stats.get_latency.append(_perf() - start)
 
     async def stored(self, call_type: str, key: str, start: float, ttl: float | None) -> None:

@@ -30,7 +30,10 @@ class CacheEvent:
 
     ``key`` is the full storage key as ``get_cache_key`` returns it; ``call_type``
     is the call family (``"completion"`` for ``acompletion`` too; ``"kv"`` for the
-    key-value API); ``backend`` the backend type name.
+    key-value API); ``backend`` the backend type name. ``model`` is the request's
+    model when known (LLM calls). A hit also says what it saved: ``tokens_saved``
+    (total tokens of the stored response's usage), ``latency_saved_s`` (how long the
+    provider took for it) and ``cost_saved`` (dollars, only with ``Cache(pricing=)``).
     """
 
     kind: EventKind
@@ -43,6 +46,10 @@ class CacheEvent:
     similarity: float | None = None
     ttl_s: float | None = None
     error: BaseException | None = None
+    model: str | None = None
+    tokens_saved: int | None = None
+    latency_saved_s: float | None = None
+    cost_saved: float | None = None
 
 
 async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:

@@ -1,13 +1,20 @@
-"""Counters and latency percentiles of one ``Cache``."""
+"""Counters, savings and latency percentiles of one ``Cache``.
+
+Kept cheap on the hot path: integer adds, a dict lookup per breakdown and a bounded
+deque append. Breakdowns: per call type, per model (LLM calls) and per namespace.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CacheStats", "StatsRecorder"]
+if TYPE_CHECKING:
+    from cachekit._engine._savings import Saved
+
+__all__ = ["CacheStats", "StatsRecorder", "Tally"]
 
 _WINDOW = 2048  # latencies kept per operation (the most recent ones)
 
@@ -19,15 +26,60 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+class Tally:
+    """Hits, misses and savings of one slice (a call type, a model, a namespace)."""
+
+    __slots__ = ("cost_saved", "hits", "latency_saved_s", "misses", "priced", "tokens_saved")
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+        self.tokens_saved = 0
+        self.latency_saved_s = 0.0
+        self.cost_saved = 0.0
+        self.priced = 0
+
+    def add_saved(self, saved: Saved) -> None:
+        if saved.tokens is not None:
+            self.tokens_saved += saved.tokens
+        if saved.latency_s is not None:
+            self.latency_saved_s += saved.latency_s
+        if saved.cost is not None:
+            self.cost_saved += saved.cost
+            self.priced += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        lookups = self.hits + self.misses
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_ratio": self.hits / lookups if lookups else 0.0,
+            "tokens_saved": self.tokens_saved,
+            "latency_saved_s": self.latency_saved_s,
+            "cost_saved": self.cost_saved if self.priced else None,
+        }
+
+
 @dataclass(frozen=True)
 class CacheStats:
-    """A snapshot. Latencies are seconds over the last ``2048`` operations of each kind."""
+    """A snapshot. Latencies are seconds over the last ``2048`` operations of each kind.
+
+    ``tokens_saved``, ``latency_saved_s`` and ``cost_saved`` (``None`` unless the cache
+    has a price list) add up what every hit saved; ``by_call_type``, ``by_model`` and
+    ``by_namespace`` break hits, misses, hit ratio and savings down. These count this
+    process only."""
 
     hits: int
     misses: int
     stores: int
     errors: int
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
+    tokens_saved: int = 0
+    latency_saved_s: float = 0.0
+    cost_saved: float | None = None
+    by_call_type: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_namespace: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def hit_ratio(self) -> float:
@@ -41,6 +93,12 @@ class CacheStats:
             "stores": self.stores,
             "errors": self.errors,
             "hit_ratio": self.hit_ratio,
+            "tokens_saved": self.tokens_saved,
+            "latency_saved_s": self.latency_saved_s,
+            "cost_saved": self.cost_saved,
+            "by_call_type": {k: dict(v) for k, v in self.by_call_type.items()},
+            "by_model": {k: dict(v) for k, v in self.by_model.items()},
+            "by_namespace": {k: dict(v) for k, v in self.by_namespace.items()},
             "latency": {op: dict(v) for op, v in self.latency.items()},
         }
 
@@ -48,17 +106,64 @@ class CacheStats:
 class StatsRecorder:
     """Cheap to update on the hot path: integer adds and a bounded deque append."""
 
-    __slots__ = ("_lat", "_lock", "errors", "get_latency", "hits", "misses", "stores")
+    __slots__ = (
+        "_lat",
+        "_lock",
+        "by_call_type",
+        "by_model",
+        "by_namespace",
+        "errors",
+        "get_latency",
+        "hits",
+        "misses",
+        "saved",
+        "stores",
+    )
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
         self.stores = 0
         self.errors = 0
+        #: Savings of every hit, and the breakdowns.
+        self.saved = Tally()
+        self.by_call_type: dict[str, Tally] = {}
+        self.by_model: dict[str, Tally] = {}
+        self.by_namespace: dict[str, Tally] = {}
         #: The hot path appends to this window directly (one attribute, no call).
         self.get_latency: deque[float] = deque(maxlen=_WINDOW)
         self._lat: dict[str, deque[float]] = {"get": self.get_latency}
         self._lock = threading.Lock()
+
+    def _tallies(self, call_type: str, namespace: str, model: str | None) -> list[Tally]:
+        tallies = []
+        for table, label in (
+            (self.by_call_type, call_type),
+            (self.by_namespace, namespace),
+            (self.by_model, model),
+        ):
+            if label is None:
+                continue
+            tally = table.get(label)
+            if tally is None:
+                tally = table.setdefault(label, Tally())
+            tallies.append(tally)
+        return tallies
+
+    def hit(self, call_type: str, namespace: str, model: str | None, saved: Saved | None) -> None:
+        self.hits += 1
+        if saved is not None:
+            model = saved.model or model
+            self.saved.add_saved(saved)
+        for tally in self._tallies(call_type, namespace, model):
+            tally.hits += 1
+            if saved is not None:
+                tally.add_saved(saved)
+
+    def miss(self, call_type: str, namespace: str, model: str | None) -> None:
+        self.misses += 1
+        for tally in self._tallies(call_type, namespace, model):
+            tally.misses += 1
 
     def latency(self, op: str, seconds: float) -> None:
         window = self._lat.get(op)
@@ -78,4 +183,17 @@ class StatsRecorder:
                 "p99": _percentile(values, 0.99),
                 "max": values[-1] if values else 0.0,
             }
-        return CacheStats(self.hits, self.misses, self.stores, self.errors, latency)
+        saved = self.saved
+        return CacheStats(
+            self.hits,
+            self.misses,
+            self.stores,
+            self.errors,
+            latency,
+            tokens_saved=saved.tokens_saved,
+            latency_saved_s=saved.latency_saved_s,
+            cost_saved=saved.cost_saved if saved.priced else None,
+            by_call_type={k: t.as_dict() for k, t in list(self.by_call_type.items())},
+            by_model={k: t.as_dict() for k, t in list(self.by_model.items())},
+            by_namespace={k: t.as_dict() for k, t in list(self.by_namespace.items())},
+        )

@@ -59,6 +59,12 @@ _STEPS = {
 }
 
 
+def _model(request: Request) -> str | None:
+    """The request's model, for the per-model stats (``None`` if it names none)."""
+    model = request.kwargs.get("model")
+    return model if isinstance(model, str) else None
+
+
 def _given_entry(value: Any, call_type: str, now: float) -> Entry:
     """An override's answer as an entry (so every caller handles one kind of thing)."""
     entry = Entry(now, None, call_type, None, b"")
@@ -185,13 +191,18 @@ class LLMCalls:
 
         try:
             return await engine.read(
-                request.key, request.call_type, request.controls, fallback, materialize
+                request.key,
+                request.call_type,
+                request.controls,
+                fallback,
+                materialize,
+                _model(request),
             )
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
             await engine.error(request.call_type, request.key, start, exc)
-            await engine.miss(request.call_type, request.key, start)
+            await engine.miss(request.call_type, request.key, start, _model(request))
             return None
 
     async def _semantic_lookup(self, request: Request) -> tuple[Entry | None, float | None]:
@@ -235,7 +246,11 @@ class LLMCalls:
             return [None] * len(requests)
         try:
             return await self.engine.read_many(
-                [r.key for r in requests], first.call_type, first.controls, plain_value
+                [r.key for r in requests],
+                first.call_type,
+                first.controls,
+                plain_value,
+                _model(first),
             )
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)

@@ -73,8 +73,9 @@ class EmbeddingPlan:
             model = meta.get("item_model")
             if isinstance(model, str) and self.item_model is None:
                 self.item_model = model
-            if isinstance(meta.get("usage"), dict):
-                self.usage[item_id(item)] = meta["usage"]
+            record = meta.get("llm")
+            if isinstance(record, dict) and isinstance(record.get("usage"), dict):
+                self.usage[item_id(item)] = record["usage"]
             return True
         return False
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cachekit._engine._savings import LLM_META, llm_meta, usage_of
 from cachekit._llm._calls import LLMCalls
 from cachekit._llm._codec import Codec, mark_hit
 from cachekit._llm._embeddings import EmbeddingPlan, item_id, per_item_inputs
@@ -45,6 +46,7 @@ class WrappedCall:
         "plan",
         "request",
         "requests",
+        "start",
         "streaming",
         "ticket",
     )
@@ -83,6 +85,7 @@ class WrappedCall:
         self.plan: EmbeddingPlan | None = None
         self.ticket: int | None = None
         self.info: CacheInfo | None = None
+        self.start: float | None = None
 
     # -- whole-request entries -------------------------------------------------------
     async def prepare(self) -> Request | None:
@@ -133,18 +136,36 @@ class WrappedCall:
             info = CacheInfo(False, request.key, self.calls.engine.namespace_of(request.key))
         return remember(result, info)
 
+    def started(self) -> None:
+        """Mark the provider call's start (what a hit of this entry will save)."""
+        self.start = _perf()
+
+    def _llm_meta(self, usage: dict[str, int] | None) -> dict[str, Any] | None:
+        latency = None if self.start is None else _perf() - self.start
+        return llm_meta(self.kwargs.get("model"), usage, latency)
+
     async def save(self, result: Any) -> None:
-        """Store a whole response (its nested model classes recorded for the rebuild)."""
+        """Store a whole response (its nested model classes recorded for the rebuild,
+        its model, usage and provider latency for the savings of later hits)."""
         request = self.request
         if request is not None:
-            request.meta = self.codec.response_meta(result)
+            meta = self.codec.response_meta(result) or {}
+            record = self._llm_meta(usage_of(result))
+            if record is not None:
+                meta[LLM_META] = record
+            request.meta = meta or None
             await self.calls.save(request, result)
 
     async def save_stream(self, chunks: list[Any]) -> None:
-        """Store a completed stream's chunks."""
+        """Store a completed stream's chunks (usage from the chunk that carries it)."""
         request = self.request
         if request is not None:
-            values, request.meta = self.codec.stream_entry(chunks)
+            values, meta = self.codec.stream_entry(chunks)
+            usage = next((u for u in map(usage_of, reversed(chunks)) if u), None)
+            record = self._llm_meta(usage)
+            if record is not None:
+                meta[LLM_META] = record
+            request.meta = meta
             await self.calls.save(request, values)
 
     # -- per-item embeddings -----------------------------------------------------------
@@ -193,9 +214,11 @@ class WrappedCall:
             request.meta = {"item": True}
             if plan.item_model:
                 request.meta["item_model"] = plan.item_model
-            share = plan.usage.get(item_id(item))
-            if share is not None:
-                request.meta["usage"] = share
+            record = self._llm_meta(plan.usage.get(item_id(item)))
+            if record is not None:
+                if "latency_s" in record:  # each item's share of the call
+                    record["latency_s"] = round(record["latency_s"] / len(missing), 6)
+                request.meta[LLM_META] = record
             pairs.append((request, value))
         await self.calls.save_items(pairs, response)
         if len(missing) == len(plan.inputs):  # nothing came from the cache: the original answer

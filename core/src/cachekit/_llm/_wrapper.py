@@ -135,8 +135,14 @@ def wrap(
     return sync_wrapper
 
 
+def _provider(call: WrappedCall, kwargs: dict[str, Any] | None = None) -> Any:
+    """Call the provider for a result the cache will store (its latency is recorded)."""
+    call.started()
+    return call.fn(*call.args, **(call.kwargs if kwargs is None else kwargs))
+
+
 async def _invoke(call: WrappedCall, kwargs: dict[str, Any] | None = None) -> Any:
-    result = call.fn(*call.args, **(call.kwargs if kwargs is None else kwargs))
+    result = _provider(call, kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -205,7 +211,7 @@ async def _async_generator(call: WrappedCall) -> AsyncIterator[Any]:
     elif call.request is None:
         stream = call.fn(*call.args, **call.kwargs)
     else:
-        stream = RecordingAsyncStream(call.fn(*call.args, **call.kwargs), call.save_stream)
+        stream = RecordingAsyncStream(_provider(call), call.save_stream)
     async with contextlib.aclosing(stream):  # a consumer that stops early closes both
         async for chunk in stream:
             yield chunk
@@ -215,7 +221,7 @@ async def _async_generator(call: WrappedCall) -> AsyncIterator[Any]:
 def _first_call(call: WrappedCall, state: _Kind) -> Any:
     """A function not yet seen returning: call it without a cache read and let its
     result say whether it is async (the caller then gets an awaitable)."""
-    result = call.fn(*call.args, **call.kwargs)
+    result = _provider(call)
     if inspect.isawaitable(result):
         state.kind = "async"
         state.verified = True
@@ -253,7 +259,7 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
         if not run(call.lookup_items()):
             return call.fn(*call.args, **call.kwargs)
         kwargs = call.missing_kwargs()
-        response = None if kwargs is None else call.fn(*call.args, **kwargs)
+        response = None if kwargs is None else _provider(call, kwargs)
         try:
             result = run(call.finish_items(response))
         except Exception as exc:
@@ -268,11 +274,11 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
     if request is None:
         return call.fn(*call.args, **call.kwargs)
     if call.streaming:
-        result = call.fn(*call.args, **call.kwargs)
+        result = _provider(call)
     else:
 
         def work() -> Any:
-            fresh = call.fn(*call.args, **call.kwargs)
+            fresh = _provider(call)
             return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
 
         result = call.calls.sync_flights.run(request.key, work, call.ticket)
