@@ -188,7 +188,7 @@ async def test_an_unencodable_key_is_a_value_error_and_never_feeds_the_breaker(
     ],
 )
 def test_bad_numbers_in_settings_are_value_errors(build: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"ttl|timeout|threshold|cooldown"):
         build()
 
 
