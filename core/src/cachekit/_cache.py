@@ -25,9 +25,9 @@ from cachekit._engine._engine import Materialize, plain_value, write_items
 from cachekit._engine._stats import CacheStats
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._urls import options_from_url
-from cachekit._llm._calls import Mode
+from cachekit._llm._calls import OVERRIDABLE, Mode
 from cachekit._llm._wrapper import KeyParams, check_call_type, wrap
-from cachekit._policy._controls import validate_ttl
+from cachekit._policy._controls import NO_CONTROLS, validate_ttl
 from cachekit._policy._envelope import decode_payload
 from cachekit._policy._keys import namespace_prefix, storage_key, validate_namespace
 from cachekit._policy._models import is_model_class, rebuild_payload
@@ -119,6 +119,16 @@ class Cache:
         self._calls = parts.calls
         self._key_prefix = namespace_prefix(self.namespace)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in OVERRIDABLE and "_calls" in self.__dict__:  # cache.get_cache = fn
+            self._calls.overrides_changed()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in OVERRIDABLE:
+            self._calls.overrides_changed()
+
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Cache:
         """Build a cache from a URL: ``redis://…``, ``s3://bucket/prefix``,
@@ -178,8 +188,12 @@ class Cache:
         """The value stored under ``key``, or ``None``. ``response_type`` rebuilds a
         pydantic model. Backend failures raise :class:`BackendError`; a corrupt entry
         is a miss plus an error event."""
-        materialize = _materializer(response_type)
-        entry = await self._engine.read(self._key(key), "kv", materialize=materialize)
+        if type(key) is str and key.isascii() and 0 < len(key) < 256 and key[:9] != "cachekit:":
+            skey = self._key_prefix + key  # the common case, checked cheaply
+        else:
+            skey = storage_key(key, self.namespace)
+        materialize = plain_value if response_type is None else _materializer(response_type)
+        entry = await self._engine.read(skey, "kv", NO_CONTROLS, None, materialize)
         return None if entry is None else entry.result
 
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import anyio
+import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
@@ -56,6 +57,7 @@ T = TypeVar("T")
 CONNECT_TIMEOUT = 30.0
 
 _perf = time.perf_counter
+_loads = orjson.loads
 
 #: A read step run after the exact key missed (semantic lookup): ``(entry, similarity)``.
 Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
@@ -123,6 +125,7 @@ class Engine:
             kind: getattr(plugins.hook, f"cachekit_on_{kind}")
             for kind in ("hit", "miss", "store", "error")
         }
+        self._hit_hook = self._observers["hit"]
 
     # -- the backend operation chokepoint ------------------------------------------
     async def io(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -235,9 +238,18 @@ class Engine:
         a miss. Backend failures raise. A corrupt entry — or one ``materialize`` cannot
         turn into the caller's value (kept as :attr:`Entry.result`) — is a miss plus an
         error event."""
+        # The hot path: no coroutine layer beyond the backend's own, nothing awaited
+        # unless an observer listens or something failed.
         start = _perf()
-        opened = self.open(key, await self.fetch(key), controls)
-        entry = opened if isinstance(opened, Entry) else None
+        if self.inline:
+            try:
+                raw = await self.backend.get(key)
+            except Exception as exc:
+                raise self.mapped("get", exc) from exc
+        else:
+            raw = await self.fetch(key)
+        opened = None if raw is None else self.open(key, raw, controls)
+        entry = opened if type(opened) is Entry else None
         if opened is not None and entry is None:
             await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
         similarity = None
@@ -246,26 +258,23 @@ class Engine:
             if entry is not None:
                 entry.similarity = similarity
         if entry is not None and materialize is not None:
-            entry = await self._materialize(entry, materialize, call_type, key, start)
+            misfit = _materialize(entry, materialize)
+            if misfit is not None:
+                await self.error(call_type, key, start, misfit)
+                entry = None
         if entry is None:
             await self.miss(call_type, key, start, model)
-        else:
-            await self.hit(call_type, key, start, entry, similarity, model)
-        return entry
-
-    async def _materialize(
-        self, entry: Entry, materialize: Materialize, call_type: str, key: str, start: float
-    ) -> Entry | None:
-        try:
-            entry.result = materialize(entry)
-        except Exception as exc:  # a corrupt value, or one that does not fit the caller's type
-            error = (
-                exc
-                if isinstance(exc, EntryError)
-                else EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
-            )
-            await self.error(call_type, key, start, error)
             return None
+        meta = entry.meta
+        self.stats.hit(
+            call_type,
+            self.namespace if key.startswith(self._prefix) else self.namespace_of(key),
+            model,
+            None if meta is None else Saved.of(meta, self.pricing),
+        )
+        if self._hit_hook.get_hookimpls():
+            await self.hit_event(call_type, key, start, entry, similarity, model)
+        self.stats.get_latency.append(_perf() - start)
         return entry
 
     async def read_many(
@@ -284,11 +293,14 @@ class Engine:
         out: list[Entry | None] = []
         for key, raw in zip(keys, raws, strict=True):
             opened = self.open(key, raw, controls)
-            entry = opened if isinstance(opened, Entry) else None
+            entry = opened if type(opened) is Entry else None
             if opened is not None and entry is None:
                 await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
             if entry is not None and materialize is not None:
-                entry = await self._materialize(entry, materialize, call_type, key, start)
+                misfit = _materialize(entry, materialize)
+                if misfit is not None:
+                    await self.error(call_type, key, start, misfit)
+                    entry = None
             if entry is None:
                 await self.miss(call_type, key, start, model)
             else:
@@ -363,6 +375,8 @@ class Engine:
 
     # -- counting and events ---------------------------------------------------------------
     def namespace_of(self, key: str) -> str:
+        if key.startswith(self._prefix):
+            return self.namespace
         if key.startswith(KEY_PREFIX):
             return key[len(KEY_PREFIX) :].split(":", 1)[0]
         return self.namespace
@@ -390,24 +404,37 @@ class Engine:
         model: str | None = None,
     ) -> None:
         """Count a hit and what it saved (from the entry's ``meta["llm"]``), and report it."""
-        stats = self.stats
+        if self.hit_counted(call_type, key, entry, model):
+            await self.hit_event(call_type, key, start, entry, similarity, model)
+        self.stats.get_latency.append(_perf() - start)
+
+    def hit_counted(self, call_type: str, key: str, entry: Entry, model: str | None) -> bool:
+        """Count a hit and its savings; return whether an observer wants the event."""
         meta = entry.meta
         saved = None if meta is None else Saved.of(meta, self.pricing)
-        stats.hit(call_type, self._namespace(key), model, saved)
-        if self._observers["hit"].get_hookimpls():
-            extra: dict[str, Any] = {"model": model}
-            if saved is not None:
-                extra.update(
-                    model=saved.model or model,
-                    tokens_saved=saved.tokens,
-                    latency_saved_s=saved.latency_s,
-                    cost_saved=saved.cost,
-                )
-            age = self.clock() - entry.created_at
-            await self._emit(
-                "hit", call_type, key, start, age_s=age, similarity=similarity, **extra
+        self.stats.hit(call_type, self._namespace(key), model, saved)
+        return bool(self._hit_hook.get_hookimpls())
+
+    async def hit_event(
+        self,
+        call_type: str,
+        key: str,
+        start: float,
+        entry: Entry,
+        similarity: float | None,
+        model: str | None,
+    ) -> None:
+        extra: dict[str, Any] = {"model": model}
+        saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
+        if saved is not None:
+            extra.update(
+                model=saved.model or model,
+                tokens_saved=saved.tokens,
+                latency_saved_s=saved.latency_s,
+                cost_saved=saved.cost,
             )
-        stats.get_latency.append(_perf() - start)
+        age = self.clock() - entry.created_at
+        await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity, **extra)
 
     async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
         stats = self.stats
@@ -438,9 +465,23 @@ class Engine:
         return run_on_loop_thread(coro)
 
 
+def _materialize(entry: Entry, materialize: Materialize) -> EntryError | None:
+    """Run the read path's last step; the reason it failed, or ``None``."""
+    try:
+        entry.result = materialize(entry)
+    except Exception as exc:  # a corrupt value, or one that does not fit the caller's type
+        if isinstance(exc, EntryError):
+            return exc
+        return EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
+    return None
+
+
 def plain_value(entry: Entry) -> Any:
     """The :data:`Materialize` step of untyped reads: the stored value as JSON data."""
-    return entry.value
+    try:
+        return _loads(entry.payload)
+    except ValueError:
+        return entry.value  # the fallback decoder, or an EntryError
 
 
 def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:

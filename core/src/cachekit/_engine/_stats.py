@@ -109,6 +109,7 @@ class StatsRecorder:
     __slots__ = (
         "_lat",
         "_lock",
+        "_slices",
         "by_call_type",
         "by_model",
         "by_namespace",
@@ -130,25 +131,26 @@ class StatsRecorder:
         self.by_call_type: dict[str, Tally] = {}
         self.by_model: dict[str, Tally] = {}
         self.by_namespace: dict[str, Tally] = {}
+        self._slices: dict[tuple[str, str, str | None], tuple[Tally, ...]] = {}
         #: The hot path appends to this window directly (one attribute, no call).
         self.get_latency: deque[float] = deque(maxlen=_WINDOW)
         self._lat: dict[str, deque[float]] = {"get": self.get_latency}
         self._lock = threading.Lock()
 
-    def _tallies(self, call_type: str, namespace: str, model: str | None) -> list[Tally]:
-        tallies = []
-        for table, label in (
-            (self.by_call_type, call_type),
-            (self.by_namespace, namespace),
-            (self.by_model, model),
-        ):
-            if label is None:
-                continue
-            tally = table.get(label)
-            if tally is None:
-                tally = table.setdefault(label, Tally())
-            tallies.append(tally)
-        return tallies
+    def _tallies(self, call_type: str, namespace: str, model: str | None) -> tuple[Tally, ...]:
+        slices = self._slices.get((call_type, namespace, model))
+        if slices is None:
+            with self._lock:
+                found = []
+                for table, label in (
+                    (self.by_call_type, call_type),
+                    (self.by_namespace, namespace),
+                    (self.by_model, model),
+                ):
+                    if label is not None:
+                        found.append(table.setdefault(label, Tally()))
+                slices = self._slices[(call_type, namespace, model)] = tuple(found)
+        return slices
 
     def hit(self, call_type: str, namespace: str, model: str | None, saved: Saved | None) -> None:
         self.hits += 1

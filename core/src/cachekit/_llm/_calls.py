@@ -41,7 +41,7 @@ from cachekit.exceptions import (
     PluginError,
 )
 
-__all__ = ["MODES", "LLMCalls", "Mode"]
+__all__ = ["MODES", "OVERRIDABLE", "LLMCalls", "Mode"]
 
 Mode = Literal["default_on", "default_off"]
 MODES = ("default_on", "default_off")
@@ -95,14 +95,20 @@ class LLMCalls:
         self.flights = AsyncSingleFlight()
         self.sync_flights = SyncSingleFlight()
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
+        self.has_overrides = False
 
     # -- overrides -----------------------------------------------------------------------
+    def overrides_changed(self) -> None:
+        """Called by the facade when one of the overridable methods is (un)assigned."""
+        assigned = self.owner.__dict__
+        self.has_overrides = any(name in assigned for name in OVERRIDABLE)
+
     def override(self, step: str) -> tuple[str, Callable[..., Any]] | None:
         """The user's override of ``step`` (``"key"``, ``"get"``, ``"add"``), if any and
         not already running."""
-        assigned = self.owner.__dict__
-        if not assigned:
+        if not self.has_overrides:
             return None
+        assigned = self.owner.__dict__
         running = _IN_OVERRIDE.get()
         for name in _STEPS[step]:
             fn = assigned.get(name)
@@ -360,3 +366,6 @@ class LLMCalls:
 
 #: The names an override of one step blocks while it runs (both twins of the step).
 _STEPS_OF = {name: names for names in _STEPS.values() for name in names}
+
+#: The methods of ``Cache`` a user may replace by assignment (LiteLLM documents it).
+OVERRIDABLE = frozenset(_STEPS_OF)

@@ -9,8 +9,7 @@ responses, one fresh and one cached, are told apart. Plain values (a ``str``, an
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,19 +34,21 @@ class CacheInfo:
     similarity: float | None = None
 
 
-_results: OrderedDict[int, tuple[Any, CacheInfo]] = OrderedDict()
-_lock = threading.Lock()
+#: Insertion-ordered: the oldest first. Races between threads can at worst evict an
+#: entry early (``cache_info`` then says ``None``), never give another object's info.
+_results: dict[int, tuple[Any, CacheInfo]] = {}
 
 
 def remember(result: Any, info: CacheInfo) -> Any:
     """Record ``info`` for ``result`` (returned unchanged)."""
     if isinstance(result, _SHARED):
         return result
-    with _lock:
-        _results[id(result)] = (result, info)
-        _results.move_to_end(id(result))
-        if len(_results) > REMEMBERED:
-            _results.popitem(last=False)
+    ident = id(result)
+    _results.pop(ident, None)
+    _results[ident] = (result, info)
+    if len(_results) > REMEMBERED:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del _results[next(iter(_results))]
     return result
 
 

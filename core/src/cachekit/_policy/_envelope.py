@@ -55,6 +55,7 @@ _NL = b"\n"
 _loads = orjson.loads
 _dumps = orjson.dumps
 _isfinite = math.isfinite
+_NUMBERS = (float, int)
 
 
 def _default(obj: Any) -> Any:
@@ -184,22 +185,17 @@ def decode_entry(raw: bytes) -> Entry:
     """Parse entry bytes; raise :class:`EntryError` for anything that is not one."""
     try:
         end = raw.index(_NL)
-        doc = _loads(memoryview(raw)[:end])
-    except (ValueError, TypeError, AttributeError):
+        magic, created_at, expires_at, call_type, meta = _loads(raw[:end])
+    except (ValueError, TypeError, AttributeError):  # not JSON, not 5 fields, not bytes
         raise EntryError("stored bytes are not a cachekit entry") from None
     if (
-        type(doc) is not list
-        or len(doc) != 5
-        or doc[0] != ENVELOPE_MAGIC
-        or type(doc[3]) is not str
-        or (doc[4] is not None and type(doc[4]) is not dict)
+        magic != ENVELOPE_MAGIC
+        or type(call_type) is not str
+        or (meta is not None and type(meta) is not dict)
     ):
         raise EntryError(f"stored bytes are not a {ENVELOPE_MAGIC} entry")
-    created_at, expires_at = doc[1], doc[2]
-    if type(created_at) not in (float, int) or not _isfinite(created_at):
+    if type(created_at) not in _NUMBERS or not _isfinite(created_at):
         raise EntryError("entry has no valid creation time")
-    if expires_at is not None and (
-        type(expires_at) not in (float, int) or not _isfinite(expires_at)
-    ):
+    if expires_at is not None and (type(expires_at) not in _NUMBERS or not _isfinite(expires_at)):
         raise EntryError("entry has no valid expiry time")
-    return Entry(created_at, expires_at, doc[3], doc[4], raw[end + 1 :])
+    return Entry(created_at, expires_at, call_type, meta, raw[end + 1 :])

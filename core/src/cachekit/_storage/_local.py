@@ -85,8 +85,16 @@ class LocalBackend(AsyncBackend):
 
     # -- primitives -----------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
-        with self._lock:
-            return self._get(key)
+        with self._lock:  # _get's body, inlined: this is every local hit
+            value = self._data.get(key)
+            if value is None:
+                return None
+            deadline = self._deadlines.get(key)
+            if deadline is not None and self._clock() >= deadline:
+                self._remove(key)
+                return None
+            self._data.move_to_end(key)
+            return value
 
     def _get(self, key: str) -> bytes | None:
         value = self._data.get(key)
