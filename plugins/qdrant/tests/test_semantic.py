@@ -17,13 +17,10 @@ from cachekit import (
     CacheEvent,
     ConfigurationError,
     HashEmbedder,
-    backend_registry,
-    get_plugin_manager,
     hookimpl,
 )
 from cachekit.testing import FakeClock, unit_vector
 from cachekit_qdrant import QdrantSemanticBackend, point_id, quantization
-from cachekit_qdrant._plugin import ACCEPTED
 from qdrant_client import AsyncQdrantClient, models
 
 pytestmark = pytest.mark.anyio
@@ -304,8 +301,6 @@ def test_bad_options_are_configuration_errors() -> None:
         Cache(type="qdrant-semantic", qdrant_api_base="ftp://h")
     with pytest.raises(ConfigurationError, match="qdrant_location"):
         Cache(type="qdrant-semantic", qdrant_location="somewhere")
-    with pytest.raises(ConfigurationError, match="unknown option"):
-        Cache(type="qdrant-semantic", qdrant_url="http://h:6333")
     with pytest.raises(ConfigurationError, match="similarity_threshold"):
         Cache(type="qdrant-semantic", similarity_threshold=1.5)
 
@@ -325,15 +320,6 @@ def test_options_and_urls_reach_the_backend() -> None:
     memory = Cache(type="qdrant-semantic", qdrant_location=":memory:").backend
     assert isinstance(memory, QdrantSemanticBackend)
     assert memory.settings.location == ":memory:"
-
-
-def test_the_plugin_registers_its_type_and_accepts_what_the_backend_takes() -> None:
-    import inspect
-
-    info = backend_registry(get_plugin_manager())["qdrant-semantic"]
-    assert info.factory.__module__ == "cachekit_qdrant._plugin"
-    parameters = set(inspect.signature(QdrantSemanticBackend.__init__).parameters) - {"self"}
-    assert parameters == ACCEPTED
 
 
 def test_point_ids_are_stable_uuids() -> None:
