@@ -25,7 +25,7 @@ def test_registering_the_plugin_imports_no_client_library() -> None:
     assert not heavy & loaded
 
 
-BASE = {"s3_bucket_name": "bucket"}
+BASE: dict[str, Any] = {"s3_bucket_name": "bucket"}
 
 
 @pytest.mark.parametrize(

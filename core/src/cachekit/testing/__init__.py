@@ -41,6 +41,7 @@ from cachekit.testing._servers import HOST, ServerProcess, free_port, modules_im
 if TYPE_CHECKING:
     from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
     from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
+    from cachekit.testing._scenarios import SemanticScenarios
     from cachekit.testing._semantic import SemanticBackendContract
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "OpenAIServer",
     "RecordedRequest",
     "SemanticBackendContract",
+    "SemanticScenarios",
     "ServerProcess",
     "UploadedFile",
     "free_port",
@@ -65,17 +67,20 @@ _LAZY = {
     "OpenAIServer": "cachekit.testing._openai",
     "RecordedRequest": "cachekit.testing._openai",
     "UploadedFile": "cachekit.testing._openai",
+    "SemanticScenarios": "cachekit.testing._scenarios",
     "SemanticBackendContract": "cachekit.testing._semantic",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
 
 def __dir__() -> list[str]:
