@@ -297,7 +297,7 @@ def test_template_copy_recipe_gives_a_working_plugin(tmp_path: Path) -> None:
     ]
     assert leftovers == []
     assert (
-        'register("mystore", MystoreBackend)'
+        'register("mystore", "cachekit_mystore._backend:MystoreBackend")'
         in (plugin / "src/cachekit_mystore/_plugin.py").read_text()
     )
     assert 'mystore = "cachekit_mystore._plugin"' in (plugin / "pyproject.toml").read_text()

@@ -6,6 +6,7 @@ from importlib import metadata
 
 import pytest
 from cachekit import Cache, ConfigurationError, backend_registry, build_plugin_manager
+from cachekit.testing import modules_imported_by
 from cachekit_template import TemplateBackend
 
 
@@ -47,3 +48,12 @@ def test_bad_option_is_a_configuration_error() -> None:
         Cache(type="template", plugins=pm, default_ttl=-1)
     with pytest.raises(ConfigurationError, match="does not take option"):
         Cache(type="template", plugins=pm, no_such_option=1)
+
+
+def test_registering_the_plugin_imports_no_backend_module() -> None:
+    """Registration names the factory as "module:attribute": a process that never
+    builds a template cache does not import the backend (where a real plugin imports
+    its client library)."""
+    loaded = modules_imported_by('import cachekit; cachekit.Cache(type="local")')
+    assert "cachekit_template._plugin" in loaded  # the plugin was registered
+    assert "cachekit_template._backend" not in loaded

@@ -16,7 +16,7 @@ from cachekit import (
     backend_registry,
     build_plugin_manager,
 )
-from cachekit.testing import FakeClock
+from cachekit.testing import FakeClock, modules_imported_by
 from cachekit_disk import DiskBackend, default_cache_dir
 
 
@@ -158,3 +158,12 @@ async def test_errors_surface_through_cache_as_backend_errors(tmp_path: Path) ->
     async with Cache(type="disk", plugins=pm, disk_cache_dir=str(blocker)) as cache:
         with pytest.raises(BackendError):
             await cache.aset("k", 1)
+
+
+def test_registering_the_plugin_imports_no_backend_module() -> None:
+    """With every plugin installed, a process that never builds a disk cache does not
+    import the backend's modules (nor platformdirs)."""
+    loaded = modules_imported_by('import cachekit; cachekit.Cache(type="local")')
+    assert "cachekit_disk._plugin" in loaded  # the plugin was registered
+    heavy = {"platformdirs", "cachekit_disk._backend", "cachekit_disk._store"}
+    assert not heavy & loaded

@@ -1,6 +1,7 @@
 """``Cache(type="qdrant-semantic")`` end to end in qdrant-client's embedded local mode
-(and on a server when ``CACHEKIT_QDRANT_URL`` is set), plus what is specific to this
-backend: its options, the collection layout, persistence and expiry sweeps."""
+(and on a server when ``CACHEKIT_QDRANT_URL`` is set): the shared semantic scenarios,
+plus what is specific to this backend: its options, the collection layout,
+persistence and expiry sweeps."""
 
 from __future__ import annotations
 
@@ -11,19 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cachekit import (
-    BackendUnavailableError,
-    Cache,
-    CacheEvent,
-    ConfigurationError,
-    HashEmbedder,
-    backend_registry,
-    get_plugin_manager,
-    hookimpl,
-)
-from cachekit.testing import FakeClock, unit_vector
+from cachekit import BackendUnavailableError, Cache, ConfigurationError
+from cachekit.testing import FakeClock, SemanticScenarios, unit_vector
 from cachekit_qdrant import QdrantSemanticBackend, point_id, quantization
-from cachekit_qdrant._plugin import ACCEPTED
 from qdrant_client import AsyncQdrantClient, models
 
 pytestmark = pytest.mark.anyio
@@ -31,8 +22,6 @@ pytestmark = pytest.mark.anyio
 MODEL = "gpt-4o-mini"
 QUESTION = "What is the capital of France?"
 REWORDED = "what is the capital of france"
-LONGER = "what is the capital of france please"  # cosine ≈ 0.93 with QUESTION under `hash`
-UNRELATED = "How do I bake sourdough bread at home?"
 ANSWER = {"choices": [{"message": {"role": "assistant", "content": "Paris."}}]}
 
 
@@ -41,23 +30,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def request(text: str, *, model: str = MODEL, system: str | None = None) -> dict[str, Any]:
-    messages = [] if system is None else [{"role": "system", "content": system}]
-    messages.append({"role": "user", "content": text})
-    return {"model": model, "messages": messages}
-
-
-def similarity(a: str, b: str) -> float:
-    embed = HashEmbedder()
-    va = embed.embed_one(f"user: {a}")
-    vb = embed.embed_one(f"user: {b}")
-    return sum(x * y for x, y in zip(va, vb, strict=True))
-
-
-class Hits:
-    @hookimpl
-    def cachekit_on_hit(self, event: CacheEvent) -> None:
-        self.last = event
+def request(text: str) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}]}
 
 
 @pytest.fixture(params=["local", "server"])
@@ -73,9 +47,11 @@ def target(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def make_cache(
+async def semantic_caches(
     clock: FakeClock, target: dict[str, Any]
 ) -> AsyncIterator[Callable[..., Cache]]:
+    """Build ``Cache(type="qdrant-semantic")`` objects where ``target`` says, on the
+    test's clock; each is closed at the end."""
     made: list[Cache] = []
 
     def make(**options: Any) -> Cache:
@@ -88,78 +64,27 @@ async def make_cache(
         await cache.aclose()
 
 
-# -- the core flow ------------------------------------------------------------------------
-async def test_near_duplicate_prompt_hits(make_cache: Callable[..., Cache]) -> None:
-    cache = make_cache()
+# -- the user-visible scenarios, shared with every semantic backend ------------------------
+class TestQdrantSemanticScenarios(SemanticScenarios):
+    """``cachekit.testing.SemanticScenarios`` in local mode (and on a server when
+    ``CACHEKIT_QDRANT_URL`` is set), lifetimes on a :class:`FakeClock`."""
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()  # the same instance reaches semantic_caches and advance
+
+    @pytest.fixture
+    def make_cache(self, semantic_caches: Callable[..., Cache]) -> Callable[..., Cache]:
+        return semantic_caches
+
+
+async def test_storing_a_prompt_again_keeps_one_point(
+    semantic_caches: Callable[..., Cache],
+) -> None:
+    cache = semantic_caches()
     await cache.async_add_cache(ANSWER, **request(QUESTION))
-    assert await cache.async_get_cache(**request(REWORDED)) == ANSWER
-
-
-async def test_different_model_system_prompt_or_text_misses(
-    make_cache: Callable[..., Cache],
-) -> None:
-    cache = make_cache()
-    await cache.async_add_cache(ANSWER, **request(QUESTION, system="Answer in French."))
-    assert await cache.async_get_cache(**request(REWORDED, system="Answer in French.")) == ANSWER
-    assert (
-        await cache.async_get_cache(**request(REWORDED, model="gpt-4o", system="Answer in French."))
-        is None
-    )
-    assert await cache.async_get_cache(**request(REWORDED, system="Answer in German.")) is None
-    assert await cache.async_get_cache(**request(UNRELATED, system="Answer in French.")) is None
-
-
-async def test_threshold_edge_and_similarity_on_the_hit_event(
-    make_cache: Callable[..., Cache],
-) -> None:
-    edge = similarity(QUESTION, LONGER)  # Qdrant scores in float32: allow 1e-4
-    hits = Hits()
-    below = make_cache(similarity_threshold=edge - 1e-4)
-    above = make_cache(similarity_threshold=min(1.0, edge + 1e-4))
-    below.plugins.register(hits)
-    try:
-        await below.async_add_cache(ANSWER, **request(QUESTION))
-        await above.async_add_cache(ANSWER, **request(QUESTION))
-        assert await below.async_get_cache(**request(LONGER)) == ANSWER
-        assert hits.last.similarity == pytest.approx(edge, abs=1e-4)
-        assert await above.async_get_cache(**request(LONGER)) is None
-    finally:
-        below.plugins.unregister(hits)
-
-
-async def test_entries_expire(make_cache: Callable[..., Cache], clock: FakeClock) -> None:
-    cache = make_cache(ttl=60)
-    await cache.async_add_cache(ANSWER, **request(QUESTION))
-    clock.advance(59.5)
-    assert await cache.async_get_cache(**request(REWORDED)) == ANSWER
-    clock.advance(1.0)
-    assert await cache.async_get_cache(**request(REWORDED)) is None
-
-
-async def test_a_miss_embeds_once_and_a_repeat_keeps_one_point(
-    make_cache: Callable[..., Cache],
-) -> None:
-    calls = 0
-
-    async def embedder(texts: list[str]) -> list[list[float]]:
-        nonlocal calls
-        calls += 1
-        return [HashEmbedder().embed_one(t) for t in texts]
-
-    cache = make_cache(embedder=embedder)
-    provider_calls = 0
-
-    @cache.cached("completion")
-    async def complete(**kwargs: Any) -> dict[str, Any]:
-        nonlocal provider_calls
-        provider_calls += 1
-        return ANSWER
-
-    assert await complete(**request(QUESTION)) == ANSWER
-    assert (provider_calls, calls) == (1, 1)
-    assert await complete(**request(REWORDED)) == ANSWER
-    assert (provider_calls, calls) == (1, 2)
     await cache.async_add_cache(ANSWER, **request(QUESTION))  # the same prompt again
+    assert await cache.async_get_cache(**request(REWORDED)) == ANSWER
     backend = cache.backend
     assert isinstance(backend, QdrantSemanticBackend)
 
@@ -304,8 +229,6 @@ def test_bad_options_are_configuration_errors() -> None:
         Cache(type="qdrant-semantic", qdrant_api_base="ftp://h")
     with pytest.raises(ConfigurationError, match="qdrant_location"):
         Cache(type="qdrant-semantic", qdrant_location="somewhere")
-    with pytest.raises(ConfigurationError, match="unknown option"):
-        Cache(type="qdrant-semantic", qdrant_url="http://h:6333")
     with pytest.raises(ConfigurationError, match="similarity_threshold"):
         Cache(type="qdrant-semantic", similarity_threshold=1.5)
 
@@ -325,15 +248,6 @@ def test_options_and_urls_reach_the_backend() -> None:
     memory = Cache(type="qdrant-semantic", qdrant_location=":memory:").backend
     assert isinstance(memory, QdrantSemanticBackend)
     assert memory.settings.location == ":memory:"
-
-
-def test_the_plugin_registers_its_type_and_accepts_what_the_backend_takes() -> None:
-    import inspect
-
-    info = backend_registry(get_plugin_manager())["qdrant-semantic"]
-    assert info.factory.__module__ == "cachekit_qdrant._plugin"
-    parameters = set(inspect.signature(QdrantSemanticBackend.__init__).parameters) - {"self"}
-    assert parameters == ACCEPTED
 
 
 def test_point_ids_are_stable_uuids() -> None:

@@ -1,7 +1,8 @@
-"""``Cache(type="redis-semantic")`` end to end on a real redis-server 7.0 (no modules),
-plus what is specific to the mirror index: one round trip per lookup and no keyspace
-scan, readers catching up after the change stream was trimmed or the partition was
-recreated, key lifetimes on the server, and sharing across event loops."""
+"""``Cache(type="redis-semantic")`` end to end on a real redis-server 7.0 (no modules):
+the shared semantic scenarios, plus what is specific to the mirror index: one round
+trip per lookup and no keyspace scan, readers catching up after the change stream was
+trimmed or the partition was recreated, key lifetimes on the server, and sharing
+across event loops."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Any
 import anyio
 import cachekit_redis._semantic as semantic_module
 import pytest
-from cachekit import BackendError, Cache, CacheEvent, ConfigurationError, HashEmbedder, hookimpl
-from cachekit.testing import unit_vector
+from cachekit import BackendError, Cache, ConfigurationError
+from cachekit.testing import SemanticScenarios, unit_vector
 from cachekit_redis._semantic import RedisSemanticBackend, partition_id
 from cachekit_redis.testing import RedisServer
 
@@ -22,32 +23,17 @@ pytestmark = pytest.mark.anyio
 MODEL = "gpt-4o-mini"
 QUESTION = "What is the capital of France?"
 REWORDED = "what is the capital of france"
-LONGER = "what is the capital of france please"  # cosine ≈ 0.93 with QUESTION under `hash`
-UNRELATED = "How do I bake sourdough bread at home?"
 ANSWER = {"choices": [{"message": {"role": "assistant", "content": "Paris."}}]}
 
 
-def request(text: str, *, model: str = MODEL, system: str | None = None) -> dict[str, Any]:
-    messages = [] if system is None else [{"role": "system", "content": system}]
-    messages.append({"role": "user", "content": text})
-    return {"model": model, "messages": messages}
-
-
-def similarity(a: str, b: str) -> float:
-    embed = HashEmbedder()
-    va = embed.embed_one(f"user: {a}")
-    vb = embed.embed_one(f"user: {b}")
-    return sum(x * y for x, y in zip(va, vb, strict=True))
-
-
-class Hits:
-    @hookimpl
-    def cachekit_on_hit(self, event: CacheEvent) -> None:
-        self.last = event
+def request(text: str) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}]}
 
 
 @pytest.fixture
-async def make_cache(redis_server: RedisServer) -> AsyncIterator[Callable[..., Cache]]:
+async def semantic_caches(redis_server: RedisServer) -> AsyncIterator[Callable[..., Cache]]:
+    """Build ``Cache(type="redis-semantic")`` objects on the shared server, in a
+    namespace of the test's own; each is cleared and closed at the end."""
     made: list[Cache] = []
     namespace = f"t{uuid.uuid4().hex[:10]}"
 
@@ -70,57 +56,20 @@ async def backend(redis_server: RedisServer) -> AsyncIterator[RedisSemanticBacke
     await instance.aclose()
 
 
-# -- the core flow over redis-semantic ------------------------------------------------------
-async def test_near_duplicate_prompt_hits(make_cache: Callable[..., Cache]) -> None:
-    cache = make_cache()
-    await cache.async_add_cache(ANSWER, **request(QUESTION))
-    assert await cache.async_get_cache(**request(REWORDED)) == ANSWER
+# -- the user-visible scenarios, shared with every semantic backend ------------------------
+class TestRedisSemanticScenarios(SemanticScenarios):
+    """``cachekit.testing.SemanticScenarios`` on a real redis-server. Lifetimes run on
+    the server's clock (``PX``), so the two lifetime scenarios sleep 0.7 s."""
 
-
-async def test_different_model_system_prompt_or_text_misses(
-    make_cache: Callable[..., Cache],
-) -> None:
-    cache = make_cache()
-    await cache.async_add_cache(ANSWER, **request(QUESTION, system="Answer in French."))
-    assert await cache.async_get_cache(**request(REWORDED, system="Answer in French.")) == ANSWER
-    assert (
-        await cache.async_get_cache(**request(REWORDED, model="gpt-4o", system="Answer in French."))
-        is None
-    )
-    assert await cache.async_get_cache(**request(REWORDED, system="Answer in German.")) is None
-    assert await cache.async_get_cache(**request(UNRELATED, system="Answer in French.")) is None
-
-
-async def test_threshold_edge_and_similarity_on_the_hit_event(
-    make_cache: Callable[..., Cache],
-) -> None:
-    edge = similarity(QUESTION, LONGER)  # vectors are float32 in Redis: allow 1e-4
-    hits = Hits()
-    below = make_cache(similarity_threshold=edge - 1e-4)
-    above = make_cache(similarity_threshold=min(1.0, edge + 1e-4))
-    below.plugins.register(hits)
-    try:
-        await below.async_add_cache(ANSWER, **request(QUESTION))
-        await above.async_add_cache(ANSWER, **request(QUESTION))
-        assert await below.async_get_cache(**request(LONGER)) == ANSWER
-        assert hits.last.similarity == pytest.approx(edge, abs=1e-4)
-        assert await above.async_get_cache(**request(LONGER)) is None
-    finally:
-        below.plugins.unregister(hits)
-
-
-async def test_entries_expire(make_cache: Callable[..., Cache], redis_server: RedisServer) -> None:
-    cache = make_cache()
-    await cache.async_add_cache(ANSWER, **request(QUESTION), cache={"ttl": 0.5})
-    assert await cache.async_get_cache(**request(REWORDED)) == ANSWER
-    await anyio.sleep(0.7)  # lifetimes run on the server's clock
-    assert await cache.async_get_cache(**request(REWORDED)) is None
+    @pytest.fixture
+    def make_cache(self, semantic_caches: Callable[..., Cache]) -> Callable[..., Cache]:
+        return semantic_caches
 
 
 async def test_sync_face_and_event_loops_share_the_mirror(
-    make_cache: Callable[..., Cache],
+    semantic_caches: Callable[..., Cache],
 ) -> None:
-    cache = make_cache()
+    cache = semantic_caches()
     await anyio.to_thread.run_sync(lambda: cache.add_cache(ANSWER, **request(QUESTION)))
     assert await cache.async_get_cache(**request(REWORDED)) == ANSWER  # this test's loop
     assert await anyio.to_thread.run_sync(lambda: cache.get_cache(**request(REWORDED))) == ANSWER

@@ -16,7 +16,8 @@ import cachekit_s3._plugin
 import pluggy
 import pytest
 from cachekit import Cache, CacheEvent, build_plugin_manager, hookimpl
-from cachekit_s3.testing import MotoServer, free_port
+from cachekit.testing import free_port
+from cachekit_s3.testing import MotoServer
 
 
 class Recorder:

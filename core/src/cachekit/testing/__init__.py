@@ -1,4 +1,4 @@
-"""The backend contract test suite, and test helpers for plugin authors.
+"""The backend contract suites, and test helpers for plugin authors.
 
 Every backend package runs the same suite against its real store::
 
@@ -15,26 +15,73 @@ loop), works under a unique key prefix (so a shared server is fine) and closes
 it. Override :meth:`BackendContract.advance` when the backend takes an injectable
 clock, so TTL tests need not sleep. Tests run on asyncio; override the
 ``anyio_backend`` fixture to add trio where the backend supports it.
+:class:`SemanticBackendContract` adds the vector index, and :class:`SemanticScenarios`
+runs the semantic cache's user-visible behaviour through ``Cache`` objects built by
+a ``make_cache(**options)`` fixture.
 
+:class:`ServerProcess` and :func:`free_port` start real servers on free loopback
+ports (``cachekit_redis.testing`` and ``cachekit_s3.testing`` build on them);
+:func:`modules_imported_by` checks what an import costs in a fresh interpreter.
 :class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
 only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
 count, at the server, the requests that were not served from it.
 
-This module needs ``pytest`` and ``anyio``'s pytest plugin (installed with anyio).
+The suites need ``pytest`` and ``anyio``'s pytest plugin (installed with anyio).
+They are loaded on first use (module ``__getattr__``), so the server helpers and
+:class:`OpenAIServer` import without pytest (benchmarks use them).
 """
 
 from __future__ import annotations
 
-from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
-from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
-from cachekit.testing._semantic import SemanticBackendContract
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from cachekit.testing._servers import HOST, ServerProcess, free_port, modules_imported_by
+
+if TYPE_CHECKING:
+    from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
+    from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
+    from cachekit.testing._scenarios import SemanticScenarios
+    from cachekit.testing._semantic import SemanticBackendContract
 
 __all__ = [
+    "HOST",
     "BackendContract",
     "FakeClock",
     "OpenAIServer",
     "RecordedRequest",
     "SemanticBackendContract",
+    "SemanticScenarios",
+    "ServerProcess",
     "UploadedFile",
+    "free_port",
+    "modules_imported_by",
     "unit_vector",
 ]
+
+#: Names loaded on first use → their private module (the suites import pytest).
+_LAZY = {
+    "BackendContract": "cachekit.testing._contract",
+    "FakeClock": "cachekit.testing._contract",
+    "unit_vector": "cachekit.testing._contract",
+    "OpenAIServer": "cachekit.testing._openai",
+    "RecordedRequest": "cachekit.testing._openai",
+    "UploadedFile": "cachekit.testing._openai",
+    "SemanticScenarios": "cachekit.testing._scenarios",
+    "SemanticBackendContract": "cachekit.testing._semantic",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

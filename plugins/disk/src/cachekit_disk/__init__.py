@@ -7,11 +7,37 @@ the type available::
     cache = Cache(type="disk", disk_cache_dir="/var/cache/llm")   # or Cache.from_url("disk:///var/cache/llm")
 
 Import :class:`DiskBackend` directly to build one by hand, or to call
-:meth:`DiskBackend.prune` (``cache.backend.prune()``).
+:meth:`DiskBackend.prune` (``cache.backend.prune()``). The names are loaded on
+first use (module ``__getattr__``), so registering the plugin stays cheap.
 """
 
 from __future__ import annotations
 
-from cachekit_disk._backend import DiskBackend, default_cache_dir
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cachekit_disk._backend import DiskBackend, default_cache_dir
 
 __all__ = ["DiskBackend", "default_cache_dir"]
+
+#: Public name → the private module that defines it.
+_LAZY = {
+    "DiskBackend": "cachekit_disk._backend",
+    "default_cache_dir": "cachekit_disk._backend",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cachekit import hookimpl
+from cachekit.hookspecs import RegisterUrlScheme
 
 __all__ = ["cachekit_register_url_schemes", "parse_disk_url"]
 
@@ -36,7 +36,5 @@ def parse_disk_url(url: str) -> dict[str, Any]:
 
 
 @hookimpl
-def cachekit_register_url_schemes(
-    register: Callable[[str, Callable[[str], dict[str, Any]]], None],
-) -> None:
+def cachekit_register_url_schemes(register: RegisterUrlScheme) -> None:
     register("disk", parse_disk_url)

@@ -10,13 +10,19 @@ the type available::
                   qdrant_api_key="...", qdrant_collection_name="llm-cache")
 
 Import :class:`QdrantSemanticBackend` to build one by hand or to call
-:meth:`~QdrantSemanticBackend.index_many` for bulk imports.
+:meth:`~QdrantSemanticBackend.index_many` for bulk imports. The names are loaded on
+first use (module ``__getattr__``): qdrant-client (seconds to import) loads only
+when one of them is used or a ``qdrant-semantic`` cache is built.
 """
 
 from __future__ import annotations
 
-from cachekit_qdrant._backend import QdrantSemanticBackend, point_id
-from cachekit_qdrant._config import QdrantSettings, quantization, settings_from_options
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cachekit_qdrant._backend import QdrantSemanticBackend, point_id
+    from cachekit_qdrant._config import QdrantSettings, quantization, settings_from_options
 
 __all__ = [
     "QdrantSemanticBackend",
@@ -27,3 +33,27 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: Public name → the private module that defines it.
+_LAZY = {
+    "QdrantSemanticBackend": "cachekit_qdrant._backend",
+    "QdrantSettings": "cachekit_qdrant._config",
+    "point_id": "cachekit_qdrant._backend",
+    "quantization": "cachekit_qdrant._config",
+    "settings_from_options": "cachekit_qdrant._config",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

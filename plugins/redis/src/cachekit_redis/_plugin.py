@@ -1,32 +1,21 @@
-"""The pluggy hook implementations of cachekit-redis (the ``cachekit`` entry point)."""
+"""The pluggy hook implementations of cachekit-redis (the ``cachekit`` entry point).
+
+The factory is named as ``"module:attribute"``, so registering it imports nothing:
+redis-py loads when the first ``redis`` cache is built. The core routes
+``Cache(type="redis", ...)`` options by :class:`~cachekit_redis.RedisBackend`'s
+keyword parameters and refuses any other name before any I/O.
+"""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
-from cachekit import ConfigurationError, hookimpl
+from cachekit import hookimpl
 from cachekit.hookspecs import RegisterBackend
 
-from cachekit_redis._backend import RedisBackend
 from cachekit_redis._urls import cachekit_register_url_schemes
 
-__all__ = ["cachekit_register_backends", "cachekit_register_url_schemes", "make_redis_backend"]
-
-_ACCEPTED = frozenset(inspect.signature(RedisBackend.__init__).parameters) - {"self"}
-
-
-def make_redis_backend(**options: Any) -> RedisBackend:
-    """Factory for ``Cache(type="redis", ...)``: rejects unknown options by name."""
-    unknown = sorted(set(options) - _ACCEPTED)
-    if unknown:
-        raise ConfigurationError(
-            f"redis backend: unknown option(s) {', '.join(unknown)}; "
-            f"accepted: {', '.join(sorted(_ACCEPTED))}"
-        )
-    return RedisBackend(**options)
+__all__ = ["cachekit_register_backends", "cachekit_register_url_schemes"]
 
 
 @hookimpl
 def cachekit_register_backends(register: RegisterBackend) -> None:
-    register("redis", make_redis_backend)
+    register("redis", "cachekit_redis._backend:RedisBackend")

@@ -26,6 +26,7 @@ are unit-tested only.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -105,6 +106,9 @@ class RedisSemanticBackend(RedisBackend, SemanticBackend):
     """
 
     semantic: ClassVar[bool] = True
+    #: The options the core routes here: every keyword of ``RedisBackend`` plus the
+    #: three below (set after the class; ``**options`` alone would declare nothing).
+    __signature__: ClassVar[inspect.Signature]
 
     def __init__(
         self,
@@ -385,6 +389,19 @@ async def _hscan(client: Client, name: str, cursor: int) -> tuple[int, dict[byte
     raw: Any = client
     result: tuple[int, dict[bytes, bytes]] = await raw.hscan(name, cursor, count=1000)
     return result
+
+
+def _declared_options() -> inspect.Signature:
+    inherited = list(inspect.signature(RedisBackend).parameters.values())
+    own = [
+        p
+        for p in inspect.signature(RedisSemanticBackend.__init__).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    return inspect.Signature([*inherited, *own])
+
+
+RedisSemanticBackend.__signature__ = _declared_options()
 
 
 def _best(

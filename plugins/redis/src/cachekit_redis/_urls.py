@@ -8,10 +8,10 @@ options); the backend reads the address, credentials and query options from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cachekit import hookimpl
+from cachekit.hookspecs import RegisterUrlScheme
 
 __all__ = ["SCHEMES", "cachekit_register_url_schemes", "parse_redis_url"]
 
@@ -31,8 +31,6 @@ def parse_redis_url(url: str) -> dict[str, Any]:
 
 
 @hookimpl
-def cachekit_register_url_schemes(
-    register: Callable[[str, Callable[[str], dict[str, Any]]], None],
-) -> None:
+def cachekit_register_url_schemes(register: RegisterUrlScheme) -> None:
     for scheme in SCHEMES:
         register(scheme, parse_redis_url)

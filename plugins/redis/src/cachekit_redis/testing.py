@@ -22,27 +22,23 @@ on free ports on ``127.0.0.1``, in a temporary directory, with persistence off
 The helpers are synchronous (call them from fixtures, not from a running event
 loop). ``server.command("PTTL", key)`` runs one command on a short-lived
 connection, for assertions about what the server holds. Servers still running
-at interpreter exit are killed.
+at interpreter exit are killed. ``free_port`` is :func:`cachekit.testing.free_port`.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import redis
+from cachekit.testing import HOST, ServerProcess, free_port
 
 __all__ = [
     "RedisClusterServer",
@@ -52,25 +48,8 @@ __all__ = [
     "free_port",
 ]
 
-HOST = "127.0.0.1"
 _STARTUP_TIMEOUT = 15.0
 _INSTALL_HINT = "install it with: apt-get install -y redis-server"
-
-_running: weakref.WeakSet[RedisServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for server in list(_running):
-        server.kill()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_binary(name: str = "redis-server") -> str:
@@ -83,13 +62,15 @@ def find_binary(name: str = "redis-server") -> str:
     return found
 
 
-class RedisServer:
-    """One ``redis-server`` process on ``127.0.0.1:port``.
+class RedisServer(ServerProcess):
+    """One ``redis-server`` process on ``127.0.0.1:port`` (a
+    :class:`cachekit.testing.ServerProcess`: ``start``, ``stop``, ``kill``, ``pause``,
+    ``resume``, ``close``).
 
     ``port`` defaults to a free port chosen once, so :meth:`start` after
     :meth:`kill`/:meth:`stop` brings the server back where clients expect it.
     ``password`` sets ``requirepass``; ``extra_args`` are more ``--name value``
-    arguments for the server.
+    arguments for the server. It counts as started when it answers ``PING``.
     """
 
     def __init__(
@@ -101,33 +82,18 @@ class RedisServer:
         binary: str | None = None,
         directory: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.host = HOST
-        self.port = free_port() if port is None else port
         self.password = password
         self.extra_args = list(extra_args)
         self.binary = binary or find_binary()
-        self._own_dir = directory is None
-        self.directory = Path(
-            tempfile.mkdtemp(prefix="cachekit-redis-") if directory is None else directory
+        super().__init__(
+            port=port, directory=directory, name="redis", startup_timeout=_STARTUP_TIMEOUT
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.directory / f"redis-{self.port}.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
-    # -- addresses ---------------------------------------------------------------
     @property
     def url(self) -> str:
         """``redis://[:password@]127.0.0.1:port/0``."""
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}{self.host}:{self.port}/0"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     def args(self) -> list[str]:
         args = [
@@ -144,100 +110,8 @@ class RedisServer:
             args += ["--requirepass", self.password]
         return args + self.extra_args
 
-    # -- lifecycle -----------------------------------------------------------------
-    def start(self) -> RedisServer:
-        """Start the server (again, on the same port) and wait until it answers PING."""
-        if self.running:
-            return self
-        self._process = subprocess.Popen(
-            self.args(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        _running.add(self)
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"redis-server on port {self.port} exited:\n{self._log_tail()}")
-            try:
-                if self.command("PING") in (True, b"PONG"):
-                    return
-            except (redis.RedisError, OSError) as exc:
-                last = exc
-            time.sleep(0.02)
-        self.kill()
-        raise RuntimeError(
-            f"redis-server on port {self.port} did not answer ({last}):\n{self._log_tail()}"
-        )
-
-    def _log_tail(self) -> str:
-        text = ""
-        if (
-            self._process is not None
-            and self._process.stderr is not None
-            and self._process.poll() is not None
-        ):
-            text = self._process.stderr.read().decode(errors="replace")
-        with contextlib.suppress(OSError):
-            text += self.log_path.read_text(errors="replace")
-        return "\n".join(text.splitlines()[-15:])
-
-    def _signal(self, signum: int) -> None:
-        if self.running:
-            assert self._process is not None
-            self._process.send_signal(signum)
-
-    def stop(self) -> None:
-        """Shut the server down (SIGTERM; SIGKILL if it lingers)."""
-        self.resume()
-        self._signal(signal.SIGTERM)
-        self._reap(5.0)
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes mid-run, as in a crash."""
-        self._signal(signal.SIGKILL)
-        self._reap(5.0)
-
-    def pause(self) -> None:
-        """SIGSTOP: connections are accepted by the kernel but nothing is answered."""
-        self._signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT after :meth:`pause`."""
-        self._signal(signal.SIGCONT)
-
-    def _reap(self, timeout: float) -> None:
-        process = self._process
-        if process is None:
-            return
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
-        _running.discard(self)
-
-    def close(self) -> None:
-        """Stop the server and remove its temporary directory."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def is_ready(self) -> bool:
+        return self.command("PING") in (True, b"PONG")
 
     # -- inspection ----------------------------------------------------------------
     def client(self) -> redis.Redis:

@@ -2,14 +2,19 @@
 
 Installing the package is enough: ``Cache(type="s3", s3_bucket_name="my-bucket")`` or
 ``Cache.from_url("s3://my-bucket/llm-cache?region=eu-west-1")``. Importing it is
-cheap: aiobotocore is loaded in a background thread when the first backend is built.
+cheap: the names below are loaded on first use (module ``__getattr__``), and
+aiobotocore is loaded in a background thread when the first backend is built.
 """
 
 from __future__ import annotations
 
-from cachekit_s3._backend import EXPIRES_METADATA, S3Backend
-from cachekit_s3._errors import S3ConfigurationError, S3KeyError
-from cachekit_s3._keys import KeyLayout
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cachekit_s3._backend import EXPIRES_METADATA, S3Backend
+    from cachekit_s3._errors import S3ConfigurationError, S3KeyError
+    from cachekit_s3._keys import KeyLayout
 
 __all__ = [
     "EXPIRES_METADATA",
@@ -20,3 +25,27 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: Public name → the private module that defines it.
+_LAZY = {
+    "EXPIRES_METADATA": "cachekit_s3._backend",
+    "KeyLayout": "cachekit_s3._keys",
+    "S3Backend": "cachekit_s3._backend",
+    "S3ConfigurationError": "cachekit_s3._errors",
+    "S3KeyError": "cachekit_s3._errors",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,11 +9,11 @@ AWS credential chain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cachekit import ConfigurationError, hookimpl
+from cachekit.hookspecs import RegisterUrlScheme
 
 __all__ = ["cachekit_register_url_schemes", "parse_s3_url"]
 
@@ -60,7 +60,5 @@ def parse_s3_url(url: str) -> dict[str, Any]:
 
 
 @hookimpl
-def cachekit_register_url_schemes(
-    register: Callable[[str, Callable[[str], dict[str, Any]]], None],
-) -> None:
+def cachekit_register_url_schemes(register: RegisterUrlScheme) -> None:
     register("s3", parse_s3_url)

@@ -12,48 +12,28 @@ that has moto (this interpreter by default), speaks S3 over HTTP on
         cache = Cache(type="s3", **server.options("llm-cache"))
 
 The helpers are synchronous (call them from fixtures, not from a running event
-loop). Servers still running at interpreter exit are stopped.
+loop). Servers still running at interpreter exit are stopped. ``free_port`` is
+:func:`cachekit.testing.free_port`.
 """
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-import weakref
-from types import TracebackType
 from typing import Any
+
+from cachekit.testing import ServerProcess, free_port
 
 __all__ = ["MotoServer", "find_moto_python", "free_port"]
 
-HOST = "127.0.0.1"
 REGION = "us-east-1"
 #: moto accepts any credentials unless auth is switched on (:meth:`MotoServer.require_auth`).
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
 _STARTUP_TIMEOUT = 60.0
-
-_running: weakref.WeakSet[MotoServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for server in list(_running):
-        server.stop()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_moto_python() -> str:
@@ -69,70 +49,31 @@ def find_moto_python() -> str:
     )
 
 
-class MotoServer:
-    """One moto server process; ``start()`` waits until it answers HTTP."""
+class MotoServer(ServerProcess):
+    """One moto server process (a :class:`cachekit.testing.ServerProcess`);
+    ``start()`` waits until it answers HTTP."""
 
     def __init__(self, python: str | None = None) -> None:
         self.python = python
-        self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
+        # The server needs no credentials; keep the caller's AWS settings away from it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        super().__init__(env=env, name="moto", startup_timeout=_STARTUP_TIMEOUT, stop_timeout=10.0)
 
     @property
     def endpoint(self) -> str:
         """``http://127.0.0.1:<port>`` (pass it as ``s3_endpoint_url``)."""
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
-    def start(self) -> MotoServer:
+    def args(self) -> list[str]:
         python = self.python or find_moto_python()
-        self.port = free_port()
-        # The server needs no credentials; keep the caller's AWS settings away from it.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-        self._process = subprocess.Popen(
-            [python, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        _running.add(self)
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"moto server exited with status {self._process.returncode}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2):
-                    return self
-            except urllib.error.HTTPError:
-                return self  # it answered
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"moto server did not answer within {_STARTUP_TIMEOUT:.0f} s"
-                    ) from None
-                time.sleep(0.05)
+        return [python, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
 
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        _running.discard(self)
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
+    def is_ready(self) -> bool:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+            with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
 
     # -- setup and inspection -----------------------------------------------------
     def _request(self, method: str, path: str, data: bytes = b"") -> None:
