@@ -15,7 +15,7 @@ from cachekit import Cache
 from cachekit.testing import OpenAIServer
 from cachekit_openai import wrap
 
-from ._support import CHAT, AsyncAzureRoutes, AzureRoutes, same
+from ._support import CHAT, AsyncAzureRoutes, AzureRoutes, Weather, same
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +61,18 @@ def test_the_key_is_the_requests_plus_the_base_url(
     answer = wrapped.chat.completions.create(**CHAT)
     assert _key_of(answer) == cache.get_cache_key(**CHAT, base_url=str(client.base_url))
     assert _key_of(answer) != cache.get_cache_key(**CHAT)
+
+
+async def test_parse_keys_carry_the_method_name(
+    cache: Cache, aclient: openai.AsyncOpenAI, openai_server: OpenAIServer
+) -> None:
+    parsed = await wrap(aclient, cache).chat.completions.parse(**CHAT, response_format=Weather)
+    assert _key_of(parsed) == cache.get_cache_key(
+        **CHAT,
+        response_format=Weather,
+        base_url=str(aclient.base_url),
+        openai_method="chat.completions.parse",
+    )
 
 
 async def test_a_base_url_changed_after_wrap_changes_the_key(

@@ -241,3 +241,23 @@ def test_wrapping_a_wrapped_client_rewraps_the_original(
 def test_a_wrapped_client_class_is_not_built_directly(local: Cache, client: openai.OpenAI) -> None:
     with pytest.raises(TypeError, match=r"made by cachekit_openai\.wrap"):
         type(wrap(client, local))(api_key="k")
+
+
+def test_cached_methods_show_the_sdks_name_and_signature(
+    local: Cache, client: openai.OpenAI
+) -> None:
+    create = wrap(client, local).chat.completions.create
+    sdk = client.chat.completions.create
+    assert create.__name__ == "create" and create.__doc__ == sdk.__doc__
+    assert inspect.signature(create) == inspect.signature(sdk)
+
+
+async def test_a_method_whose_annotation_cannot_be_evaluated_is_wrapped_as_it_is() -> None:
+    from cachekit_openai._sdk import provider_function
+
+    class Resource:
+        async def create(self, **kwargs: Any) -> NoSuchType:  # type: ignore[name-defined]  # noqa: F821
+            return kwargs
+
+    method = Resource().create
+    assert provider_function(method, is_async=True) == method  # the core reads it itself

@@ -33,6 +33,7 @@ from cachekit import Cache, ConfigurationError
 
 from cachekit_openai._methods import METHODS, Method, client_key_params, enabled_methods
 from cachekit_openai._resources import CachedResource
+from cachekit_openai._sdk import provider_function
 
 __all__ = ["CachedClient", "wrap"]
 
@@ -89,15 +90,15 @@ class _Wrapping:
         def key_params() -> dict[str, Any]:
             return {**client_key_params(original), **marker}
 
-        call_type = method.call_type(isinstance(original, openai.AsyncOpenAI))
+        is_async = isinstance(original, openai.AsyncOpenAI)
+        call_type = method.call_type(is_async)
         cache = self.cache
         decorate = (
             cachekit.cached(call_type, key_params=key_params)
             if cache is None
             else cache.cached(call_type, key_params=key_params)
         )
-        fn: Callable[..., Any] = getattr(resource, method.attr)
-        return decorate(fn)
+        return decorate(provider_function(getattr(resource, method.attr), is_async))
 
 
 class CachedClient:
