@@ -102,7 +102,7 @@ async def test_the_issues_examples_miss_with_the_defaults(
     make_cache: Callable[..., Cache], pair: tuple[str, str]
 ) -> None:
     stored, asked = pair
-    assert similarity(stored, asked) > 0.94  # a candidate at the default threshold
+    assert similarity(stored, asked) > 0.9  # a candidate under the default threshold
     cache = make_cache()
     await cache.async_add_cache(ANSWER, **chat(stored))
     assert await cache.async_get_cache(**chat(asked)) is None
