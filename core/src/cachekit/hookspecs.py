@@ -26,6 +26,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from cachekit._engine._events import CacheEvent
+    from cachekit._semantic._verify import SemanticPrompt
 
 __all__ = [
     "PROJECT_NAME",
@@ -121,6 +122,42 @@ def cachekit_entry_ttl(call_type: str, params: dict[str, Any], result: Any) -> f
     wins.** Precedence: a per-call ``cache={"ttl": ...}`` beats this hook, and this
     hook beats ``Cache(ttl=...)`` and the backend's default. A negative or
     non-numeric value is reported as an error event and ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def cachekit_semantic_verify(
+    call_type: str, request: SemanticPrompt, candidate: SemanticPrompt, similarity: float
+) -> bool | None:
+    """Decide whether a semantic match may answer a request.
+
+    Called once per semantic candidate: the exact key missed, the backend found the
+    nearest indexed entry of the request's partition with cosine ``similarity`` at or
+    above the threshold, and that entry was read and is live. ``call_type`` is the
+    call family; ``request`` and ``candidate`` describe the two sides
+    (``SemanticPrompt``: ``text``, the embedded prompt text; ``turns``, that text per
+    message as ``(role, text)``; ``params``, the canonical parameters other than the
+    conversation, equal on both sides; ``key``; ``embedder``). Do not mutate them.
+
+    Return ``True`` to accept (the entry answers the call, a hit), ``False`` to reject
+    (a miss: the provider is called and its fresh result stored), ``None`` for no
+    opinion. **First result wins**; when no implementation has an opinion the match is
+    accepted. An implementation that raises, or returns anything else, is reported as
+    an error event (``PluginError``) and the candidate is rejected: an unverified match
+    is never served.
+
+    The core ships a default verifier (plugin name ``"cachekit._semantic._verify"``,
+    ``trylast``) that rejects prompts differing in numbers, negations, names and
+    identifiers, units, opposites or word order (and, under the lexical ``hash``
+    embedder, in any content word). A plugin you register runs before it and its
+    ``True``/``False`` is final (``None`` defers to it); to remove it, call
+    ``cache.plugins.unregister(name="cachekit._semantic._verify")``.
+
+    What is stored: so that the candidate's text can be shown here, semantic caches
+    store each entry's prompt text (the text of its user/assistant turns, or the
+    ``prompt``; not system messages, images or tool calls) in the entry's metadata,
+    next to the answer. ``candidate.text`` is ``None`` for an entry stored without it
+    (by an older cachekit); the default verifier rejects such a candidate.
     """
 
 

@@ -47,6 +47,7 @@ DEFAULT_PLUGINS = (
     "cachekit._storage._local",
     "cachekit._semantic._local",
     "cachekit._semantic._embedders",
+    "cachekit._semantic._verify",
     "cachekit._kernel._urls",
 )
 

@@ -212,6 +212,7 @@ class LLMCalls:
             return None
 
     async def _semantic_lookup(self, request: Request) -> tuple[Entry | None, float | None]:
+        """The nearest entry of the request's partition, if a verifier lets it answer."""
         semantic = self.semantic
         assert semantic is not None and request.params is not None
         request.probe = await semantic.probe(
@@ -219,7 +220,12 @@ class LLMCalls:
         )
         if request.probe is None:
             return None, None
-        return await semantic.search(request.probe, request.controls)
+        candidate = await semantic.search(request.probe, request.controls)
+        if candidate is None or not await semantic.verify(
+            request.call_type, request.key, request.params, candidate
+        ):
+            return None, None
+        return candidate.entry, candidate.similarity
 
     async def fetch(self, request: Request, materialize: Materialize = plain_value) -> Entry | None:
         """The request's entry, or an overriding ``get_cache``'s answer as one."""
@@ -291,7 +297,10 @@ class LLMCalls:
             ttl = await self._lifetime(request, result)
             if ttl == 0:
                 return False
-            await engine.write(request.key, result, request.call_type, ttl, request.meta)
+            meta = request.meta
+            if self.semantic is not None and request.params is not None:
+                meta = self.semantic.entry_meta(request.call_type, request.params, meta)
+            await engine.write(request.key, result, request.call_type, ttl, meta)
             await self._index(request, ttl)
         except Exception as exc:  # a broken store never breaks the call
             await engine.error(request.call_type, request.key, _perf(), exc, stage="write")
