@@ -126,6 +126,7 @@ def test_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         "cachekit._semantic._local",
         "cachekit._semantic._embedders",
         "cachekit._kernel._urls",
+        "cachekit._semantic._verify",
     }
 
 
