@@ -21,8 +21,8 @@ from typing import Any, ParamSpec, TypeVar, cast
 import pluggy
 
 from cachekit._build import build_parts
-from cachekit._engine._engine import Materialize, plain_value, write_items
 from cachekit._engine._stats import CacheStats
+from cachekit._engine._steps import Materialize, plain_value, write_items
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._urls import options_from_url
 from cachekit._llm._calls import OVERRIDABLE, Mode

@@ -21,21 +21,26 @@ their operations cannot hang and their failures are bugs, not outages.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
-import anyio
 import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
 from cachekit._engine._events import CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
+from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._runner import run_inline, run_on_loop_thread
 from cachekit._engine._savings import Pricing, Saved
 from cachekit._engine._stats import StatsRecorder
+from cachekit._engine._steps import (
+    Fallback,
+    Materialize,
+    Protector,
+)
+from cachekit._engine._steps import materialize as run_materialize
 from cachekit._policy._controls import NO_CONTROLS, CacheControls
 from cachekit._policy._envelope import Entry, decode_entry, encode_entry
 from cachekit._policy._keys import KEY_PREFIX
@@ -43,49 +48,16 @@ from cachekit._storage._backend import AsyncBackend
 from cachekit._storage._local import LocalBackend
 from cachekit.exceptions import (
     BackendError,
-    BackendTimeoutError,
-    BackendUnavailableError,
-    CacheKitError,
     EntryError,
 )
 
-__all__ = ["CONNECT_TIMEOUT", "Engine", "Fallback", "Materialize", "Protector", "plain_value"]
+__all__ = ["CONNECT_TIMEOUT", "Engine"]
 
 T = TypeVar("T")
 
-#: Bound of a backend's one-time set-up (``AsyncBackend.connect``), in seconds.
-CONNECT_TIMEOUT = 30.0
 
 _perf = time.perf_counter
 _loads = orjson.loads
-
-#: A read step run after the exact key missed (semantic lookup): ``(entry, similarity)``.
-Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
-
-#: The last read step: an entry turned into the caller's value (raise: it does not fit).
-Materialize = Callable[[Entry], Any]
-
-
-class Protector(Protocol):
-    """A protection step around stored bytes (encryption at rest): ``seal`` what the
-    write path stores under ``key``; ``open`` what the read path fetched, raising
-    :class:`~cachekit.EntryError` for bytes it cannot vouch for (a wrong key, a
-    tampered entry, an entry moved from another key)."""
-
-    def seal(self, key: str, raw: bytes) -> bytes: ...
-
-    def open(self, key: str, raw: bytes) -> bytes: ...
-
-
-def _running_asyncio() -> bool:
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio.events._get_running_loop() is not None
-
-
-def _asyncio_timeout(seconds: float) -> Any:
-    import asyncio
-
-    return asyncio.timeout(seconds)
 
 
 class Engine:
@@ -126,64 +98,10 @@ class Engine:
             for kind in ("hit", "miss", "store", "error")
         }
         self._hit_hook = self._observers["hit"]
-
-    # -- the backend operation chokepoint ------------------------------------------
-    async def io(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run one backend operation: connect once, circuit breaker, timeout, error
-        mapping. Every failure leaves as a :class:`CacheKitError`."""
-        if self.inline:
-            try:
-                return await call(*args)
-            except Exception as exc:
-                raise self.mapped(op, exc) from exc
-        breaker = self.breaker
-        if not breaker.allow():
-            raise BackendUnavailableError(
-                f"{self.name} backend is failing; circuit open, skipping {op} without I/O"
-            )
-        try:
-            await self._connect()
-            if self.timeout is None:
-                result = await call(*args)
-            elif _running_asyncio():
-                # asyncio's own timeout costs a third of anyio.fail_after per operation
-                async with _asyncio_timeout(self.timeout):
-                    result = await call(*args)
-            else:
-                with anyio.fail_after(self.timeout):
-                    result = await call(*args)
-        except CacheKitError:
-            breaker.failure()
-            raise
-        except TimeoutError:
-            breaker.failure()
-            raise BackendTimeoutError(
-                f"{self.name} {op} took longer than {self.timeout} s"
-            ) from None
-        except Exception as exc:
-            breaker.failure()
-            raise self.mapped(op, exc) from exc
-        except BaseException:  # cancelled by the caller: release a probe, count it
-            breaker.failure()
-            raise
-        breaker.success()
-        return result
-
-    async def _connect(self) -> None:
-        """The backend's one-time set-up: not an operation, so outside the op timeout."""
-        try:
-            with anyio.fail_after(CONNECT_TIMEOUT):
-                await self.backend.connect()
-        except TimeoutError:
-            raise BackendUnavailableError(
-                f"{self.name} backend set-up took longer than {CONNECT_TIMEOUT} s"
-            ) from None
-
-    def mapped(self, op: str, exc: Exception) -> CacheKitError:
-        """A backend's exception as one of ours (ours pass through unchanged)."""
-        if isinstance(exc, CacheKitError):
-            return exc
-        return BackendError(f"{self.name} {op} failed: {type(exc).__name__}: {exc}")
+        #: The chokepoint every backend operation goes through (see :mod:`._io`).
+        self.chokepoint = Chokepoint(backend, name, timeout, breaker)
+        self.io = self.chokepoint.run
+        self.mapped = self.chokepoint.mapped
 
     async def fetch(self, key: str) -> bytes | None:
         """The raw bytes under ``key``: the L1 first (no breaker, no timeout), then the backend."""
@@ -258,7 +176,7 @@ class Engine:
             if entry is not None:
                 entry.similarity = similarity
         if entry is not None and materialize is not None:
-            misfit = _materialize(entry, materialize)
+            misfit = run_materialize(entry, materialize)
             if misfit is not None:
                 await self.error(call_type, key, start, misfit)
                 entry = None
@@ -297,7 +215,7 @@ class Engine:
             if opened is not None and entry is None:
                 await self.error(call_type, key, start, opened)  # type: ignore[arg-type]
             if entry is not None and materialize is not None:
-                misfit = _materialize(entry, materialize)
+                misfit = run_materialize(entry, materialize)
                 if misfit is not None:
                     await self.error(call_type, key, start, misfit)
                     entry = None
@@ -463,27 +381,3 @@ class Engine:
         if self.inline:
             return run_inline(coro)
         return run_on_loop_thread(coro)
-
-
-def _materialize(entry: Entry, materialize: Materialize) -> EntryError | None:
-    """Run the read path's last step; the reason it failed, or ``None``."""
-    try:
-        entry.result = materialize(entry)
-    except Exception as exc:  # a corrupt value, or one that does not fit the caller's type
-        if isinstance(exc, EntryError):
-            return exc
-        return EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
-    return None
-
-
-def plain_value(entry: Entry) -> Any:
-    """The :data:`Materialize` step of untyped reads: the stored value as JSON data."""
-    try:
-        return _loads(entry.payload)
-    except ValueError:
-        return entry.value  # the fallback decoder, or an EntryError
-
-
-def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:
-    """``{key: value}`` as :meth:`Engine.write_many` items without metadata."""
-    return [(key, value, None) for key, value in mapping.items()]

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Literal
 
-from cachekit._engine._engine import Engine, Materialize, plain_value
+from cachekit._engine._engine import Engine
+from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl

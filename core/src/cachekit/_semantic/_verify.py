@@ -50,13 +50,40 @@ its ``True``/``False`` is final, ``None`` defers. To drop the default altogether
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cachekit._semantic._verify_words import (
+    CALENDAR,
+    CONTRACTION,
+    DATA_UNIT,
+    FILLER,
+    FUNCTION,
+    IDENTIFIERS,
+    LANGUAGES,
+    LETTER_UNITS,
+    LISTED,
+    MAX_TYPOS,
+    MAYBE_IDENTIFIER,
+    NEGATIONS,
+    NUMBER_WORDS,
+    OPENERS,
+    OPPOSITES,
+    PIVOTS,
+    QUOTES,
+    ROMAN,
+    ROMAN_FORM,
+    SCOPE,
+    SENTENCE_BREAKS,
+    SENTENCE_END,
+    THOUSANDS,
+    TOKEN,
+    UNITS,
+    spell_out,
+)
 from cachekit.hookspecs import hookimpl
 
 __all__ = ["LEXICAL_EMBEDDERS", "SemanticPrompt", "cachekit_semantic_verify", "differences"]
@@ -90,188 +117,6 @@ class SemanticPrompt:
 LEXICAL_EMBEDDERS = frozenset({"hash", "cachekit._semantic._embedders.HashEmbedder"})
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _ordered(text: str) -> list[str]:
-    return text.split()
-
-
-# -- word lists (lowercase; plural forms are reduced by _stem before lookup) ----------------
-_NEGATIONS = _words(
-    "not no never none nobody nothing nowhere neither nor without cannot non "
-    "nicht kein keine keinen keiner nie pas jamais aucun aucune nunca nada ningún ninguna mai"
-)
-_FUNCTION = _words(
-    "a an the and or but if else so as of in on at for with about is are was were be been "
-    "being am do does did doing done have has had having i me my mine myself you your yours "
-    "yourself we us our ours they them their theirs it its itself this that these those there "
-    "here can could would should will shall may might must let get got any some such own "
-    "also too very just only really quite rather each both either whether"
-)
-_FILLER = _words(
-    "please pls kindly thanks thank thx cheers hi hello hey dear quick question basically "
-    "honestly actually now then well okay ok briefly quickly simply appreciate appreciated "
-    "grateful tell know wondering wonder help lot much mind"
-)
-#: Words that give the others their direction: "from A to B", "A than B", "A before B".
-_PIVOTS = _words(
-    "in from to into onto than before after vs versus over under above below by per against "
-    "toward towards until till via"
-)
-
-
-def _unit(names: str, unit: str | None = None) -> dict[str, str | None]:
-    """Spellings of one unit, each mapped to its name (``None``: the spelling itself)."""
-    return dict.fromkeys(names.split(), unit)
-
-
-_UNITS = {
-    **_unit("km kilometer kilometre", "km"),
-    **_unit("meter metre", "m"),
-    **_unit("cm centimeter centimetre", "cm"),
-    **_unit("mm millimeter millimetre", "mm"),
-    **_unit("mile mi", "mile"),
-    **_unit("yard yd", "yard"),
-    **_unit("foot feet ft", "foot"),
-    **_unit("inch", "inch"),
-    **_unit("mph kph kmh knot"),
-    **_unit("kg kilogram kilo", "kg"),
-    **_unit("gram", "g"),
-    **_unit("mg milligram", "mg"),
-    **_unit("mcg microgram µg", "mcg"),
-    **_unit("lb lbs pound", "pound"),
-    **_unit("oz ounce", "ounce"),
-    **_unit("ton tonne", "ton"),
-    **_unit("liter litre", "l"),
-    **_unit("ml milliliter millilitre", "ml"),
-    **_unit("gallon gal", "gallon"),
-    **_unit("quart pint cup tablespoon tbsp teaspoon tsp"),
-    **_unit("celsius centigrade", "celsius"),
-    **_unit("fahrenheit kelvin"),
-    **_unit("byte bit kbit mbit gbit kilobyte megabyte gigabyte terabyte"),
-    **_unit("hz khz mhz ghz watt kw kwh volt amp mah"),
-    **_unit("percent percentage %", "percent"),
-    **_unit("ms millisecond", "ms"),
-    **_unit("sec second", "second"),
-    **_unit("min minute", "minute"),
-    **_unit("hr hour", "hour"),
-    **_unit("day week month year decade century"),
-    **_unit("usd dollar buck $", "dollar"),
-    **_unit("eur euro €", "euro"),
-    **_unit("gbp sterling £", "pound"),
-    **_unit("jpy yen ¥", "yen"),
-    **_unit("cny rmb yuan", "yuan"),
-    **_unit("inr rupee", "rupee"),
-    **_unit("cad aud chf nzd sek nok dkk franc krona krone cent btc bitcoin"),
-}
-#: Units spelled with one letter count only right after a number ("5 g", "10 s").
-_LETTER_UNITS = {"g": "g", "m": "m", "l": "l", "s": "second", "h": "hour", "k": "thousand"}
-_CALENDAR = _words(
-    "monday tuesday wednesday thursday friday saturday sunday weekday weekend "
-    "january february march april june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec spring summer autumn winter"
-)
-_LANGUAGES = _words(
-    "english french german spanish italian portuguese dutch swedish norwegian danish finnish "
-    "polish czech russian ukrainian greek turkish arabic hebrew hindi bengali urdu chinese "
-    "mandarin cantonese japanese korean vietnamese thai indonesian latin "
-    "python java javascript typescript kotlin rust ruby php perl swift scala haskell bash "
-    "powershell sql html css lua dart elixir erlang julia matlab fortran cobol golang"
-)
-_OPPOSITES = _words(
-    "good bad better worse best worst safe unsafe dangerous risky danger harmful harmless "
-    "legal illegal increase decrease raise lower up down before after last max maximum "
-    "minimum largest smallest biggest big small large larger smaller high higher highest "
-    "low lowest long longest short shortest more less fewer most least fast faster slow "
-    "slower loud louder quiet quieter hot cold warm cool enable disable enabled disabled off "
-    "accept reject approve deny allow forbid open close closed buy sell win lose positive "
-    "negative pro con advantage disadvantage benefit drawback risk true false dislike love "
-    "hate agree disagree include exclude import export add remove start stop begin end push "
-    "pull upload download encrypt decrypt encode decode compress decompress ascending "
-    "descending north south east west left right inside outside input output old new "
-    "young rich poor formal informal heavy light dark wet dry early late cheap expensive "
-    "easy hard difficult strong weak happy sad day night morning evening afternoon today "
-    "tomorrow yesterday male female man woman men women boy girl he she him her his hers "
-    "plus minus subtract multiply divide debit credit asset liability client server sender "
-    "receiver recipient buyer seller employer employee landlord tenant parent child teacher "
-    "student beginner expert odd horizontal vertical uppercase lowercase sync async "
-    "synchronous asynchronous public private static dynamic local remote absolute relative "
-    "internal external success failure pass fail valid invalid correct incorrect wrong "
-    "possible impossible always sometimes often rarely single double multiple singular "
-    "plural past future"
-)
-_LISTED = _CALENDAR | _LANGUAGES | _OPPOSITES
-_CARDINALS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-)
-#: "second" is not here: it is read as a unit ("10 seconds") more often than a rank.
-_ORDINALS = "first _ third fourth fifth sixth seventh eighth ninth tenth"
-_NUMBER_WORDS = {
-    **{word: str(n) for n, word in enumerate(_ordered(_CARDINALS))},
-    **{word: str(n) for n, word in enumerate(_ordered(_ORDINALS), 1)},
-    **{
-        word: str(10 * n)
-        for n, word in enumerate(_ordered("thirty forty fifty sixty seventy eighty ninety"), 3)
-    },
-    "hundred": "100",
-    "thousand": "1000",
-    "million": "1000000",
-    "billion": "1000000000",
-    "trillion": "1000000000000",
-    "dozen": "12",
-    "twice": "2",
-    "half": "0.5",
-}
-_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
-_ROMAN_FORM = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
-#: Data sizes and rates, where the case of the b says bits or bytes (Mbps is not MBps).
-_DATA_UNIT = re.compile(r"([kKmMgGtTpP])i?([bB])(ps|/s)?")
-#: Contractions of "not", spelt out so that "doesn't" and "does not" read the same.
-_CONTRACTION = re.compile(
-    r"\b(?:(can)'?t|(can)not|(wo)n'?t|(sha)n't|(ai)n't|(\w+)n't"
-    r"|(do|does|did|is|are|was|were|has|have|had|should|would|could|must|need)nt)\b",
-    re.IGNORECASE,
-)
-_SPELT_OUT = {"wo": "will", "sha": "shall", "ai": "is"}
-
-
-def _spell_out(match: re.Match[str]) -> str:
-    base = next(group for group in match.groups() if group is not None)
-    return _SPELT_OUT.get(base.lower(), base) + " not"
-
-
-_IDENTIFIERS = re.compile(
-    r"`[^`\n]+`"  # a code span
-    r"|(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # os.path.join, df.groupby, Node.js
-    r"|(?<!\w)\w*[A-Za-z0-9]_\w+|(?<!\w)_\w+"  # parse_config, __init__
-    r"|(?<!\w)[a-z]+[A-Z]\w*"  # useEffect, iPhone
-    r"|(?<![\w-])--?[A-Za-z][\w-]*"  # -r, --onto
-    r"|(?<![\w/.])(?:~|\.\.?)?/[\w.\-/]+"  # /var/log, ./build
-    r"|(?<!\w)[A-Za-z]+(?:\+\+|#)(?![\w#+])"  # C++, C#
-)
-#: A cheap test for text that may hold an identifier at all (most prose does not).
-_MAYBE_IDENTIFIER = re.compile(r"[`_/#+]|[a-z][A-Z]|\w\.[A-Za-z_]|(?<!\S)-")
-_TOKEN = re.compile(
-    r"(?P<num>\d+(?:[.,:]\d+)*)"
-    r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)"
-    r"|(?P<sym>[$€£¥%°])"
-)
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
-_QUOTES = str.maketrans(
-    {"\N{RIGHT SINGLE QUOTATION MARK}": "'", "\N{LEFT SINGLE QUOTATION MARK}": "'"}
-)
-_SENTENCE_END = ".!?:;\n"
-_SENTENCE_BREAKS = ".!?;\n"
-#: How many content words after a negation it may govern ("why doesn't my code work").
-_SCOPE = 2
-#: Beyond this many differing words, looking for typos among them is not worth it.
-_MAX_TYPOS = 8
-_OPENERS = " \t\"'\N{LEFT DOUBLE QUOTATION MARK}\N{LEFT SINGLE QUOTATION MARK}«([{*#>-"
-
-
 def _stem(word: str) -> str:
     """A crude plural reduction of a lowercased word, enough to match "experts" with
     "expert" (acronyms are left alone by the caller: HTTPS is not the plural of HTTP)."""
@@ -286,12 +131,12 @@ def _stem(word: str) -> str:
 
 def _roman(word: str) -> int | None:
     """The value of an upper-case Roman numeral of two letters or more (II, XIV, LVIII)."""
-    if len(word) < 2 or word[0] not in _ROMAN or not _ROMAN_FORM.fullmatch(word):
+    if len(word) < 2 or word[0] not in ROMAN or not ROMAN_FORM.fullmatch(word):
         return None
     total = 0
     for i, c in enumerate(word):
-        value = _ROMAN[c]
-        total += -value if i + 1 < len(word) and _ROMAN[word[i + 1]] > value else value
+        value = ROMAN[c]
+        total += -value if i + 1 < len(word) and ROMAN[word[i + 1]] > value else value
     return total
 
 
@@ -309,11 +154,11 @@ class _Turn:
 
 
 def _analyse(text: str) -> _Turn:
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).translate(QUOTES)
     keys: Counter[str] = Counter()
-    if _MAYBE_IDENTIFIER.search(text):
-        keys.update("id:" + m.group().lower() for m in _IDENTIFIERS.finditer(text))
-    text = _CONTRACTION.sub(_spell_out, text)
+    if MAYBE_IDENTIFIER.search(text):
+        keys.update("id:" + m.group().lower() for m in IDENTIFIERS.finditer(text))
+    text = CONTRACTION.sub(spell_out, text)
     numbers: list[str] = []
     names: set[str] = set()
     words: list[str] = []
@@ -325,19 +170,19 @@ def _analyse(text: str) -> _Turn:
     governed: list[list[str]] = []  # negations still collecting words in this sentence
     previous_number = False
     end = 0
-    for match in _TOKEN.finditer(text):
+    for match in TOKEN.finditer(text):
         kind, token = match.lastgroup, match.group()
-        if governed and any(c in _SENTENCE_BREAKS for c in text[end : match.start()]):
+        if governed and any(c in SENTENCE_BREAKS for c in text[end : match.start()]):
             governed = []
         end = match.end()
         if kind == "num":
-            if _THOUSANDS.fullmatch(token):
+            if THOUSANDS.fullmatch(token):
                 token = token.replace(",", "")
             numbers.append(str(int(token)) if token.isdigit() else token)
             previous_number = True
             continue
         if kind == "sym":
-            unit = _UNITS.get(token)
+            unit = UNITS.get(token)
             if unit is not None:
                 keys["unit:" + unit] += 1
                 content.append(unit)
@@ -349,7 +194,7 @@ def _analyse(text: str) -> _Turn:
             numbers.append(str(roman))
             previous_number = True
             continue
-        data_unit = _DATA_UNIT.fullmatch(base)
+        data_unit = DATA_UNIT.fullmatch(base)
         if data_unit is not None:
             prefix, b, rate = data_unit.groups()
             unit = prefix.lower() + b + ("ps" if rate else "")
@@ -368,31 +213,31 @@ def _analyse(text: str) -> _Turn:
             continue
         if after_number and lower in ("st", "nd", "rd", "th"):  # 3rd is third
             continue
-        if after_number and lower in _LETTER_UNITS:
-            keys["unit:" + _LETTER_UNITS[lower]] += 1
-            content.append(_LETTER_UNITS[lower])
+        if after_number and lower in LETTER_UNITS:
+            keys["unit:" + LETTER_UNITS[lower]] += 1
+            content.append(LETTER_UNITS[lower])
             continue
-        if lower in _NUMBER_WORDS:
-            numbers.append(_NUMBER_WORDS[lower])
+        if lower in NUMBER_WORDS:
+            numbers.append(NUMBER_WORDS[lower])
             previous_number = True
             continue
         words.append(stem)
         if _is_name(text, match.start(), base):
             names.add(stem)
-        if lower in _NEGATIONS:
+        if lower in NEGATIONS:
             negations.append([])
             governed.append(negations[-1])
             continue
-        if stem in _UNITS or lower in _UNITS:
-            stem = _UNITS.get(stem, _UNITS.get(lower)) or stem
+        if stem in UNITS or lower in UNITS:
+            stem = UNITS.get(stem, UNITS.get(lower)) or stem
             keys["unit:" + stem] += 1
-        elif stem in _CALENDAR or stem in _LANGUAGES or stem in _OPPOSITES:
+        elif stem in CALENDAR or stem in LANGUAGES or stem in OPPOSITES:
             keys["word:" + stem] += 1
-        elif (lower in _FUNCTION or lower in _FILLER) and lower not in _PIVOTS:
+        elif (lower in FUNCTION or lower in FILLER) and lower not in PIVOTS:
             continue
         for scope in governed:
             scope.append(stem)
-        governed = [scope for scope in governed if len(scope) < _SCOPE]
+        governed = [scope for scope in governed if len(scope) < SCOPE]
         content.append(stem)
     return _Turn(numbers, [frozenset(s) for s in negations], names, acronyms, keys, words, content)
 
@@ -404,9 +249,9 @@ def _is_name(text: str, start: int, word: str) -> bool:
     if not word[0].isupper() or sum(map(str.isupper, word)) > 1:
         return True
     i = start - 1
-    while i >= 0 and text[i] in _OPENERS:
+    while i >= 0 and text[i] in OPENERS:
         i -= 1
-    return i >= 0 and text[i] not in _SENTENCE_END
+    return i >= 0 and text[i] not in SENTENCE_END
 
 
 def _typo(a: str, b: str) -> bool:
@@ -435,7 +280,7 @@ def _unmatched(
     """Words of each side the other lacks, after pairing off typos (never for ``exact``)."""
     only_left = list((left - right).elements())
     only_right = list((right - left).elements())
-    if len(only_left) != len(only_right) or len(only_left) > _MAX_TYPOS:
+    if len(only_left) != len(only_right) or len(only_left) > MAX_TYPOS:
         return only_left, only_right  # some stay unmatched whatever typos pair off
     for word in [w for w in only_left if w not in exact]:
         twin = next((w for w in only_right if w not in exact and _typo(word, w)), None)
@@ -462,9 +307,9 @@ def _misspelt(listed: Counter[str], other: list[str]) -> Counter[str]:
     """``listed`` keys less the listed words the other side only misspelt: a typo of a
     listed word that is not itself listed ("beter" stands for "better", "worse" does
     not). Many differences are differences: then no typo is looked for."""
-    if not listed or listed.total() > _MAX_TYPOS:
+    if not listed or listed.total() > MAX_TYPOS:
         return listed
-    candidates = {w for w in other if w not in _LISTED}
+    candidates = {w for w in other if w not in LISTED}
     left = Counter(listed)
     for key in list(left.elements()):
         kind, _, word = key.partition(":")
@@ -535,8 +380,8 @@ def differences(request: SemanticPrompt, candidate: SemanticPrompt) -> list[str]
             found.append(f"{role}: shared words in another order")
         if lexical:
             missing, extra = _unmatched(
-                Counter(w for w in a.content if w not in _PIVOTS),
-                Counter(w for w in b.content if w not in _PIVOTS),
+                Counter(w for w in a.content if w not in PIVOTS),
+                Counter(w for w in b.content if w not in PIVOTS),
                 exact,
             )
             if missing or extra:

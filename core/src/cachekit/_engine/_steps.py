@@ -1,0 +1,59 @@
+"""The pluggable steps of the engine's read and write paths, and their types: the
+semantic fallback after an exact miss, the materialise step that turns an entry into
+the caller's value, and the protection step around stored bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import orjson
+
+from cachekit._policy._envelope import Entry
+from cachekit.exceptions import EntryError
+
+__all__ = ["Fallback", "Materialize", "Protector", "materialize", "plain_value", "write_items"]
+
+_loads = orjson.loads
+
+
+#: A read step run after the exact key missed (semantic lookup): ``(entry, similarity)``.
+Fallback = Callable[[], Awaitable[tuple[Entry | None, float | None]]]
+
+#: The last read step: an entry turned into the caller's value (raise: it does not fit).
+Materialize = Callable[[Entry], Any]
+
+
+class Protector(Protocol):
+    """A protection step around stored bytes (encryption at rest): ``seal`` what the
+    write path stores under ``key``; ``open`` what the read path fetched, raising
+    :class:`~cachekit.EntryError` for bytes it cannot vouch for (a wrong key, a
+    tampered entry, an entry moved from another key)."""
+
+    def seal(self, key: str, raw: bytes) -> bytes: ...
+
+    def open(self, key: str, raw: bytes) -> bytes: ...
+
+
+def materialize(entry: Entry, materialize: Materialize) -> EntryError | None:
+    """Run the read path's last step; the reason it failed, or ``None``."""
+    try:
+        entry.result = materialize(entry)
+    except Exception as exc:  # a corrupt value, or one that does not fit the caller's type
+        if isinstance(exc, EntryError):
+            return exc
+        return EntryError(f"stored value does not fit the call: {type(exc).__name__}: {exc}")
+    return None
+
+
+def plain_value(entry: Entry) -> Any:
+    """The :data:`Materialize` step of untyped reads: the stored value as JSON data."""
+    try:
+        return _loads(entry.payload)
+    except ValueError:
+        return entry.value  # the fallback decoder, or an EntryError
+
+
+def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:
+    """``{key: value}`` as :meth:`Engine.write_many` items without metadata."""
+    return [(key, value, None) for key, value in mapping.items()]
