@@ -16,6 +16,10 @@ it. Override :meth:`BackendContract.advance` when the backend takes an injectabl
 clock, so TTL tests need not sleep. Tests run on asyncio; override the
 ``anyio_backend`` fixture to add trio where the backend supports it.
 
+:class:`EncryptedCacheContract` runs the ``Cache``-level behaviours of encryption at
+rest (round trips, wrong keys, tampering, moved and plaintext entries, rotation and
+``rekey``) against a backend; it needs ``cryptography`` and a backend with ``scan``.
+
 :class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
 only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
 count, at the server, the requests that were not served from it.
@@ -26,11 +30,13 @@ This module needs ``pytest`` and ``anyio``'s pytest plugin (installed with anyio
 from __future__ import annotations
 
 from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
+from cachekit.testing._encrypted import EncryptedCacheContract
 from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
 from cachekit.testing._semantic import SemanticBackendContract
 
 __all__ = [
     "BackendContract",
+    "EncryptedCacheContract",
     "FakeClock",
     "OpenAIServer",
     "RecordedRequest",
