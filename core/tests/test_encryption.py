@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +287,66 @@ async def test_rekey_through_an_l1_lists_the_store_below(pm: pluggy.PluginManage
     cache = Cache(type="no-scan", plugins=pm, encryption_key=NEW, l1_ttl=30)
     with pytest.raises(ConfigurationError, match="no-scan backend cannot list its keys"):
         await cache.arekey(old_keys=OLD)
+
+
+class _Racing(AsyncBackend):
+    """A remote-like store (not inline) over a real LocalBackend that runs ``race``
+    once, right after the first batch read: another writer acting mid-rekey."""
+
+    shared = LocalBackend()
+    race: Callable[[], Any] | None = None
+
+    async def get(self, key: str) -> bytes | None:
+        return await self.shared.get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        found = await self.shared.get_many(keys)
+        race, type(self).race = type(self).race, None
+        if race is not None:
+            await race()
+        return found
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        await self.shared.set(key, value, ttl)
+
+    async def delete(self, key: str) -> bool:
+        return await self.shared.delete(key)
+
+    async def clear(self, prefix: str) -> int:
+        return await self.shared.clear(prefix)
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        async for key in self.shared.scan(prefix):
+            yield key
+
+
+class _RacingPlugin:
+    @hookimpl
+    def cachekit_register_backends(self, register: RegisterBackend) -> None:
+        register("racing", _Racing)
+
+
+@pytest.mark.anyio
+async def test_rekey_keeps_what_another_writer_stored_meanwhile_even_behind_an_l1(
+    pm: pluggy.PluginManager,
+) -> None:
+    pm.register(_RacingPlugin())
+    _Racing.shared = LocalBackend()
+    old = Cache(type="racing", plugins=pm, encryption_key=OLD)
+    await old.aset_many({"a": "old a", "b": "old b"}, ttl=600)
+    rekeying = Cache(type="racing", plugins=pm, encryption_key=NEW, l1_ttl=30)
+    assert await rekeying.aget_many(["a", "b"]) == [None, None]  # L1 now holds old bytes
+    writer = Cache(type="racing", plugins=pm, encryption_keys=[NEW, OLD])
+    assert await writer.aget("a") == "old a"
+
+    async def race() -> None:
+        await writer.aset("a", "fresh a", ttl=600)
+
+    _Racing.race = race
+    report = await rekeying.arekey(old_keys=OLD)
+    assert (report.rekeyed, report.changed) == (1, 1)
+    assert await writer.aget_many(["a", "b"]) == ["fresh a", "old b"]
+    assert await Cache(type="racing", plugins=pm, encryption_key=NEW).aget("a") == "fresh a"
 
 
 # -- the command -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from cachekit._engine._engine import Engine
 from cachekit._policy._crypto import MAGIC, AesGcmProtector, parse_key_list
 from cachekit._policy._envelope import decode_entry
 from cachekit._policy._keys import namespace_prefix
+from cachekit._storage._tiered import TieredBackend
 from cachekit.exceptions import ConfigurationError, EntryError
 
 if TYPE_CHECKING:
@@ -160,8 +161,11 @@ async def _rekey_batch(
     engine: Engine, protector: AesGcmProtector, keys: list[str], report: RekeyReport
 ) -> None:
     backend = engine.backend
+    # Read the store itself, not an L1's copies (they may be stale, see TieredBackend);
+    # write through the tier so that this cache's L1 follows.
+    store = backend.l2 if isinstance(backend, TieredBackend) else backend
     report.scanned += len(keys)
-    raws = await engine.io("get_many", backend.get_many, keys)
+    raws = await engine.io("get_many", store.get_many, keys)
     now = engine.clock()
     planned: dict[str, tuple[bytes, bytes, float | None]] = {}  # key: (old, new, ttl)
     for key, raw in zip(keys, raws, strict=True):
@@ -185,7 +189,7 @@ async def _rekey_batch(
     if not planned:
         return
     # Read again: write back only the entries nobody replaced since the first read.
-    again = await engine.io("get_many", backend.get_many, list(planned))
+    again = await engine.io("get_many", store.get_many, list(planned))
     writes: list[tuple[str, bytes, float | None]] = []
     for (key, (old, new, ttl)), raw in zip(planned.items(), again, strict=True):
         if raw != old:

@@ -266,7 +266,7 @@ class EncryptedCacheContract:
     ) -> None:
         old = make_cache(encryption_key=OLD_KEY)
         bystander = make_cache(encryption_key=OLD_KEY, namespace=f"{old.namespace}-x")
-        values = {f"entry-{i}": {"i": i, "text": f"value {i}"} for i in range(230)}
+        values = {f"entry-{i}": {"i": i, "text": f"value {i}"} for i in range(120)}
         await old.aset_many(values, ttl=600)
         await old.aset("forever", "no lifetime", ttl=None)
         await bystander.aset("entry-0", "another namespace", ttl=600)
@@ -274,22 +274,24 @@ class EncryptedCacheContract:
 
         new = make_cache(encryption_key=NEW_KEY)
         seen: list[int] = []
-        report = await new.arekey(old_keys=OLD_KEY, progress=lambda r: seen.append(r.scanned))
+        report = await new.arekey(
+            old_keys=OLD_KEY, progress=lambda r: seen.append(r.scanned), batch_size=50
+        )
         assert (report.scanned, report.rekeyed, report.current, report.unreadable) == (
-            231,
-            231,
+            121,
+            121,
             0,
             0,
         )
-        assert seen == sorted(seen) and seen[-1] == 231 and len(seen) >= 3  # batches of 100
+        assert seen == sorted(seen) and seen[-1] == 121 and len(seen) >= 3  # batches of 50
         assert await new.aget_many(list(values)) == list(values.values())
         assert await new.aget("forever") == "no lifetime"
-        for key in ("entry-0", "entry-229", "forever"):
+        for key in ("entry-0", "entry-119", "forever"):
             assert (await self.raw(new, key)).startswith(MAGIC + key_id(NEW_KEY))
         assert await self.raw(bystander, "entry-0") == bystander_raw  # not its namespace
 
         again = await new.arekey(old_keys=[OLD_KEY])  # resumable: nothing left to do
-        assert (again.scanned, again.rekeyed, again.current) == (231, 0, 231)
+        assert (again.scanned, again.rekeyed, again.current) == (121, 0, 121)
 
     @pytest.mark.anyio
     async def test_rekey_keeps_creation_times_and_lifetimes(
@@ -328,7 +330,8 @@ class EncryptedCacheContract:
         migrating = make_cache(encryption_key=NEW_KEY, allow_plaintext_reads=True)
         report = await migrating.arekey()
         assert (report.encrypted, report.unreadable) == (1, 1)
-        assert await strict.aget("plain") == "was plaintext"
+        # A cache built now (another one's L1 may hold the old bytes for its l1_ttl):
+        assert await make_cache(encryption_key=NEW_KEY).aget("plain") == "was plaintext"
         assert await self.raw(stranger, "foreign") == foreign_raw
 
     @pytest.mark.anyio
@@ -336,7 +339,7 @@ class EncryptedCacheContract:
         self, make_cache: Callable[..., Cache], errors: ErrorEvents
     ) -> None:
         old = make_cache(encryption_key=OLD_KEY)
-        values = {f"k{i}": {"i": i, "pad": "x" * (i % 50)} for i in range(150)}
+        values = {f"k{i}": {"i": i, "pad": "x" * (i % 50)} for i in range(80)}
         await old.aset_many(values, ttl=600)
         readers = [make_cache(encryption_keys=[NEW_KEY, OLD_KEY]) for _ in range(3)]
         rekeying = make_cache(encryption_key=NEW_KEY)

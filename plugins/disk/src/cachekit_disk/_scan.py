@@ -30,12 +30,11 @@ def shards_for(layout: Layout, prefix: str) -> list[str]:
     if namespace is not None:
         groups = [layout.namespace_dir(namespace)]
     else:
+        # ``_keys`` holds the keys of no namespace; a namespace directory, its keys.
         groups = [
             group
             for group, group_namespace in layout.group_dirs()
-            if group_namespace is None
-            or f"{KEY_PREFIX}{group_namespace}:".startswith(prefix)
-            or prefix.startswith(f"{KEY_PREFIX}{group_namespace}:")
+            if group_namespace is None or f"{KEY_PREFIX}{group_namespace}:".startswith(prefix)
         ]
     return [shard for group in groups for shard in shard_dirs(group)]
 
