@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import anyio.lowlevel
@@ -77,6 +77,12 @@ class ErrorEvents:
 
 class EncryptedCacheContract:
     """What ``Cache(encryption_key=...)`` guarantees on a backend. Subclass it."""
+
+    #: Set when a read that overlaps an overwrite of its key may miss on this backend
+    #: (the disk backend recycles replaced files: such a read sees a damaged file and
+    #: misses). Rotation then still never serves a wrong value or raises, but a reader
+    #: may miss while ``rekey`` rewrites the entry it is reading.
+    overwrites_may_miss: ClassVar[bool] = False
 
     @pytest.fixture
     def anyio_backend(self) -> str:
@@ -352,7 +358,10 @@ class EncryptedCacheContract:
             keys = list(values)
             while not done.is_set():
                 key = rng.choice(keys)
-                assert await cache.aget(key) == values[key]
+                got = await cache.aget(key)
+                if got is None and self.overwrites_may_miss:
+                    continue  # a read that overlapped a rewrite (see overwrites_may_miss)
+                assert got == values[key]
                 reads += 1
                 await anyio.lowlevel.checkpoint()
 
@@ -370,7 +379,9 @@ class EncryptedCacheContract:
         assert report.rekeyed == len(values)
         assert reads > 0
         assert errors.events == []
-        assert all(r.stats().errors == 0 and r.stats().misses == 0 for r in readers)
+        assert all(r.stats().errors == 0 for r in readers)
+        if not self.overwrites_may_miss:
+            assert all(r.stats().misses == 0 for r in readers)
         assert await rekeying.aget_many(list(values)) == list(values.values())
 
     # -- scan: what rekey walks ----------------------------------------------------------
