@@ -172,6 +172,14 @@ def parse_key_list(value: object, label: str) -> list[bytes]:
     return [parse_key(item, f"{label}[{i}]") for i, item in enumerate(value)]
 
 
+def _utf8(key: str) -> bytes:
+    """A storage key's bytes (lone surrogates, which a str may hold, kept as they are)."""
+    try:
+        return key.encode()
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "surrogatepass")
+
+
 class AesGcmProtector:
     """The engine's protection step for an encrypted cache (see the module docstring).
 
@@ -181,7 +189,7 @@ class AesGcmProtector:
     """
 
     __slots__ = (
-        "_by_id",
+        "_by_head",
         "_current",
         "_head",
         "_invalid_tag",
@@ -195,7 +203,8 @@ class AesGcmProtector:
         if not keys:
             raise ConfigurationError("an encrypted cache needs at least one key")
         aesgcm, self._invalid_tag = _aead()
-        by_id: dict[bytes, list[Any]] = {}
+        # Keyed by the 8-byte head (magic + key id): one lookup checks both on a read.
+        by_head: dict[bytes, list[Any]] = {}
         ids: list[bytes] = []
         unique = list(dict.fromkeys(keys))
         for key in unique:
@@ -203,10 +212,10 @@ class AesGcmProtector:
                 raise ConfigurationError(f"encryption keys must be {KEY_BYTES} bytes")
             kid = key_id(key)
             ids.append(kid)
-            by_id.setdefault(kid, []).append(aesgcm(key))
+            by_head.setdefault(MAGIC + kid, []).append(aesgcm(key))
         self._keys = tuple(unique)  # for with_keys; never shown (see __repr__)
-        self._by_id = by_id
-        self._current = by_id[ids[0]][0]
+        self._by_head = by_head
+        self._current = by_head[MAGIC + ids[0]][0]
         self.current_id = ids[0]
         self._head = MAGIC + ids[0]
         #: Hex ids of the keys, current first (safe to show; they are not the keys).
@@ -227,14 +236,35 @@ class AesGcmProtector:
         """``raw`` (entry bytes) encrypted under the current key, bound to ``key``."""
         head = self._head
         nonce = _urandom(_NONCE_BYTES)
-        sealed: bytes = self._current.encrypt(
-            nonce, raw, head + key.encode("utf-8", "surrogatepass")
-        )
-        return head + nonce + sealed
+        sealed: bytes = self._current.encrypt(nonce, raw, head + _utf8(key))
+        return b"".join((head, nonce, sealed))
 
     def open(self, key: str, raw: bytes) -> bytes:
         """The entry bytes stored under ``key``; :class:`EntryError` for anything that
-        is not an entry sealed for ``key`` by one of this cache's keys."""
+        is not an entry sealed for ``key`` by one of this cache's keys.
+
+        The hit path of every read: one dict lookup for magic and key id, plain byte
+        slices (cheaper than memoryviews for the small nonce), one decrypt."""
+        head = raw[:_HEAD]
+        ciphers = self._by_head.get(head)
+        if ciphers is None:
+            return self._unknown(raw)
+        associated = head + _utf8(key)
+        for cipher in ciphers:
+            try:
+                opened: bytes = cipher.decrypt(raw[_HEAD:_BODY], raw[_BODY:], associated)
+            except self._invalid_tag:
+                continue
+            return opened
+        if len(raw) < _MIN_SIZE:
+            raise EntryError(f"an encrypted entry of {len(raw)} bytes is truncated")
+        raise EntryError(
+            f"an entry under key id {head[len(MAGIC) :].hex()} fails authentication: "
+            "tampered with, or copied from another key or namespace"
+        )
+
+    def _unknown(self, raw: bytes) -> bytes:
+        """Bytes whose head names none of the keys: plaintext, or another key's entry."""
         if not raw.startswith(MAGIC):
             if self.allow_plaintext_reads:
                 return raw
@@ -244,24 +274,9 @@ class AesGcmProtector:
             )
         if len(raw) < _MIN_SIZE:
             raise EntryError(f"an encrypted entry of {len(raw)} bytes is truncated")
-        kid = raw[len(MAGIC) : _HEAD]
-        ciphers = self._by_id.get(kid)
-        if ciphers is None:
-            raise EntryError(
-                f"an entry encrypted with key id {kid.hex()}, which is not one of this "
-                f"cache's keys ({', '.join(self.key_ids)})"
-            )
-        view = memoryview(raw)
-        associated = raw[:_HEAD] + key.encode("utf-8", "surrogatepass")
-        for cipher in ciphers:
-            try:
-                opened: bytes = cipher.decrypt(view[_HEAD:_BODY], view[_BODY:], associated)
-            except self._invalid_tag:
-                continue
-            return opened
         raise EntryError(
-            f"an entry under key id {kid.hex()} fails authentication: tampered with, "
-            "or copied from another key or namespace"
+            f"an entry encrypted with key id {raw[len(MAGIC) : _HEAD].hex()}, which is not one "
+            f"of this cache's keys ({', '.join(self.key_ids)})"
         )
 
     # -- rotation ---------------------------------------------------------------------
