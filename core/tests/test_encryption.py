@@ -219,6 +219,9 @@ async def test_semantic_hits_work_and_the_stored_response_is_encrypted(
     stranger = Cache(type="shared-semantic", plugins=pm, encryption_key=OLD)
     assert await stranger.async_get_cache(**question) is None  # exact key: does not decrypt
     assert await stranger.async_get_cache(**reworded) is None  # semantic match: neither
+    rotated = Cache(type="shared-semantic", plugins=pm, encryption_key=OLD)
+    assert (await rotated.arekey(old_keys=NEW)).rekeyed == 1  # the index is left as it is
+    assert await rotated.async_get_cache(**reworded) == answer
 
 
 # -- arekey edge cases ---------------------------------------------------------------
