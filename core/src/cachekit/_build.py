@@ -20,6 +20,7 @@ from cachekit._kernel._options import route_options
 from cachekit._kernel._registry import embedder_registry, resolve_backend
 from cachekit._llm._calls import MODES, LLMCalls
 from cachekit._policy._controls import validate_ttl
+from cachekit._policy._crypto import AesGcmProtector, parse_keys
 from cachekit._policy._keys import DEFAULT_CALL_TYPES, DEFAULT_NAMESPACE, validate_namespace
 from cachekit._semantic._backend import SemanticBackend
 from cachekit._semantic._embedders import Embedder, model_embedder
@@ -78,6 +79,11 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     except TypeError as exc:
         raise ConfigurationError(f"Cache(breaker=) has an unknown setting: {exc}") from None
     opts.pop("plugins", None)
+    protector = _protector(
+        opts.pop("encryption_key", None),
+        opts.pop("encryption_keys", None),
+        opts.pop("allow_plaintext_reads", None),
+    )
     semantic_options = {k: v for k in _SEMANTIC_OPTIONS if (v := opts.pop(k, None)) is not None}
     l1_options = {k: v for k in _L1_OPTIONS if (v := opts.pop(k, None)) is not None}
     backend_options = {k: v for k, v in opts.items() if v is not None}
@@ -103,12 +109,32 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
         plugins=pm,
         l1=None if l1 is None else l1[0],
         pricing=pricing,
+        protector=protector,
     )
     semantic = None
     if isinstance(backend, SemanticBackend):
         semantic = _semantic_index(pm, backend, engine, semantic_options)
     calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode)
     return Parts(ttl, namespace, timeout, supported, engine, semantic, calls)
+
+
+def _protector(
+    encryption_key: object, encryption_keys: object, allow_plaintext_reads: object
+) -> AesGcmProtector | None:
+    """The encryption step (``None``: entries are stored as plaintext). Key sources
+    given as callables are called now, once: a cache holds the keys it was built with."""
+    if allow_plaintext_reads is not None and not isinstance(allow_plaintext_reads, bool):
+        raise ConfigurationError(
+            f"allow_plaintext_reads must be True or False, got {type(allow_plaintext_reads).__name__}"
+        )
+    keys = parse_keys(encryption_key, encryption_keys)
+    if keys is None:
+        if allow_plaintext_reads:
+            raise ConfigurationError(
+                "allow_plaintext_reads only applies to an encrypted cache (give encryption_key=)"
+            )
+        return None
+    return AesGcmProtector(keys, allow_plaintext_reads=bool(allow_plaintext_reads))
 
 
 def make_backend(

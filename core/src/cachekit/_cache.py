@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import pluggy
 
@@ -33,6 +33,9 @@ from cachekit._policy._keys import namespace_prefix, storage_key, validate_names
 from cachekit._policy._models import is_model_class, rebuild_payload
 from cachekit._storage._backend import AsyncBackend
 from cachekit.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from cachekit._policy._rekey import Progress, RekeyReport
 
 __all__ = ["DEFAULT_TIMEOUT", "Cache"]
 
@@ -73,6 +76,16 @@ class Cache:
     ``l1_max_size_bytes``) and, for semantic types, ``similarity_threshold``,
     ``embedder`` and ``redis_semantic_cache_embedding_model`` /
     ``qdrant_semantic_cache_embedding_model``.
+
+    Encryption at rest (``pip install "cachekit[encryption]"``): ``encryption_key``
+    (32 bytes, or base64 text) or ``encryption_keys=[current, *older]`` encrypt every
+    stored entry with AES-256-GCM bound to its storage key; writes use the first key,
+    reads any listed one. Either may be a zero-argument callable returning the key(s)
+    (a secret manager lookup), called once, when the cache is built. An entry that does
+    not decrypt (a wrong key, tampered, moved, or plaintext) is a miss plus an error
+    event; ``allow_plaintext_reads=True`` serves plaintext entries during a migration.
+    :meth:`arekey` rotates a namespace in place. Keys never appear in a repr, a log,
+    an event or an error message.
 
     Every other keyword is a backend option (``host``, ``port``, ``password``,
     ``s3_bucket_name``, ``disk_cache_dir``, ``qdrant_api_base``, ``max_size``…),
@@ -244,6 +257,28 @@ class Cache:
         ns = self.namespace if namespace is None else validate_namespace(namespace)
         return await self._engine.clear(namespace_prefix(ns))
 
+    async def arekey(
+        self,
+        old_keys: Any = None,
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 100,
+    ) -> RekeyReport:
+        """Re-encrypt every entry of this cache's namespace under its current key (the
+        first of ``encryption_keys``), in place, each with its remaining lifetime.
+
+        Entries sealed with any key this cache lists, or with ``old_keys`` (a key, a
+        list, or a callable returning them), are opened and sealed again; entries
+        already under the current key are skipped, so an interrupted run resumes;
+        plaintext entries are encrypted when the cache has ``allow_plaintext_reads``.
+        Readers built with ``encryption_keys=[new, old]`` read every entry throughout.
+        ``progress(report)`` (sync or async) runs after each batch of ``batch_size``
+        keys. Returns a report of counts (no key material). Needs a backend that can
+        list its keys (``AsyncBackend.scan``: local, redis, s3, disk)."""
+        from cachekit._policy._rekey import rekey_cache
+
+        return await rekey_cache(self, old_keys, progress=progress, batch_size=batch_size)
+
     async def aclose(self) -> None:
         """Release the backend's resources. Idempotent; never skipped by an open circuit."""
         await self._engine.close()
@@ -326,6 +361,16 @@ class Cache:
     def clear(self, namespace: str | None = None) -> int:
         """Sync twin of :meth:`aclear`."""
         return self._engine.run(self.aclear(namespace))
+
+    def rekey(
+        self,
+        old_keys: Any = None,
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 100,
+    ) -> RekeyReport:
+        """Sync twin of :meth:`arekey`."""
+        return self._engine.run(self.arekey(old_keys, progress=progress, batch_size=batch_size))
 
     def close(self) -> None:
         """Sync twin of :meth:`aclose`."""

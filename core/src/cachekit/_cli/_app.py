@@ -8,6 +8,7 @@
     cachekit --url disk:///var/cache/llm get KEY | delete KEY
     cachekit --url redis://… clear --namespace team-a [--yes]
     cachekit --url redis://… bench --concurrency 32
+    cachekit --url redis://… rekey --to NEW --from OLD   # or $CACHEKIT_ENCRYPTION_KEY…
 
 ``--url`` falls back to ``$CACHEKIT_URL``; ``--json`` prints one JSON document on
 stdout. Errors are one line on stderr. Exit codes: 0 success, 1 backend failure
@@ -35,6 +36,7 @@ from cachekit._cli._output import (
     Output,
     one_line,
 )
+from cachekit._cli._rekey import add_rekey_arguments, run_rekey
 from cachekit._cli._store import URL_ENV, run_clear, run_delete, run_get, run_stats
 from cachekit.exceptions import (
     BackendError,
@@ -166,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=1024,
         help="approximate value size in bytes (default 1024)",
     )
+    rekey = add("rekey", run_rekey, "re-encrypt every entry of a namespace under a new key", store)
+    add_rekey_arguments(rekey)
     return parser
 
 

@@ -7,7 +7,7 @@ core (``Cache``); a backend only stores opaque bytes under string keys.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import ClassVar
 
 __all__ = ["AsyncBackend"]
@@ -35,7 +35,8 @@ class AsyncBackend(abc.ABC):
     * errors are raised as :class:`cachekit.BackendError` subclasses;
     * :meth:`aclose` is idempotent.
 
-    Capability flags (class attributes) let the core pick a faster path:
+    Capability flags (class attributes) let the core pick a faster path; optional
+    methods (:meth:`scan`) raise :class:`NotImplementedError` where a store lacks them.
     """
 
     #: The type name the backend was registered under (set by the core).
@@ -74,6 +75,22 @@ class AsyncBackend(abc.ABC):
         """Store every item of ``mapping`` with the same ``ttl``."""
         for key, value in mapping.items():
             await self.set(key, value, ttl)
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """Yield every stored key that starts with ``prefix`` (optional capability).
+
+        Used by maintenance work that must visit every entry of a namespace (key
+        rotation: ``Cache.arekey``, ``cachekit rekey``), never on a request path.
+        Keys are yielded as the store lists them, page by page, without loading the
+        whole listing; a key may come more than once (Redis ``SCAN`` does), expired
+        keys not yet removed may come, and keys written or removed during the scan
+        may or may not. Errors are raised as :class:`cachekit.BackendError`.
+
+        The default raises :class:`NotImplementedError`: a backend that cannot list
+        its keys cannot be rekeyed in place (clear it instead, or let it expire).
+        """
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot list its keys")
+        yield prefix  # pragma: no cover - makes this an async generator like its overrides
 
     async def connect(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Do one-time set-up (import a client library, open a pool) for the running

@@ -14,7 +14,7 @@ import heapq
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import ClassVar
 
 from cachekit._storage._backend import AsyncBackend
@@ -179,6 +179,12 @@ class LocalBackend(AsyncBackend):
             for key in doomed:
                 self._remove(key)
             return len(doomed)
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        with self._lock:  # a snapshot: the entries may change while the caller works
+            keys = [key for key in self._data if key.startswith(prefix)]
+        for key in keys:
+            yield key
 
     async def aclose(self) -> None:
         with self._lock:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from cachekit._storage._backend import AsyncBackend
 from cachekit._storage._local import LocalBackend
@@ -196,6 +196,11 @@ class TieredBackend(AsyncBackend):
         finally:
             self._mark_prefix_stale(prefix)
             await self.l1.clear(prefix)
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """The L2's keys (the L1 holds copies of some of them)."""
+        async for key in self.l2.scan(prefix):
+            yield key
 
     async def aclose(self) -> None:
         try:

@@ -22,6 +22,11 @@ a ``make_cache(**options)`` fixture.
 :class:`ServerProcess` and :func:`free_port` start real servers on free loopback
 ports (``cachekit_redis.testing`` and ``cachekit_s3.testing`` build on them);
 :func:`modules_imported_by` checks what an import costs in a fresh interpreter.
+
+:class:`EncryptedCacheContract` runs the ``Cache``-level behaviours of encryption at
+rest (round trips, wrong keys, tampering, moved and plaintext entries, rotation and
+``rekey``) against a backend; it needs ``cryptography`` and a backend with ``scan``.
+
 :class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
 only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
 count, at the server, the requests that were not served from it.
@@ -40,6 +45,7 @@ from cachekit.testing._servers import HOST, ServerProcess, free_port, modules_im
 
 if TYPE_CHECKING:
     from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
+    from cachekit.testing._encrypted import EncryptedCacheContract
     from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
     from cachekit.testing._scenarios import SemanticScenarios
     from cachekit.testing._semantic import SemanticBackendContract
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOST",
     "BackendContract",
+    "EncryptedCacheContract",
     "FakeClock",
     "OpenAIServer",
     "RecordedRequest",
@@ -69,6 +76,7 @@ _LAZY = {
     "UploadedFile": "cachekit.testing._openai",
     "SemanticScenarios": "cachekit.testing._scenarios",
     "SemanticBackendContract": "cachekit.testing._semantic",
+    "EncryptedCacheContract": "cachekit.testing._encrypted",
 }
 
 

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, TypeVar, get_args
 
@@ -32,6 +32,7 @@ import anyio.to_thread
 from cachekit import AsyncBackend, BackendError, BackendUnavailableError, ConfigurationError
 
 from cachekit_disk._hop import ThreadHop
+from cachekit_disk._scan import shard_keys, shards_for
 from cachekit_disk._store import DiskStore, FsyncPolicy
 
 __all__ = ["DiskBackend", "default_cache_dir"]
@@ -248,6 +249,13 @@ class DiskBackend(AsyncBackend):
 
     async def clear(self, prefix: str) -> int:
         return await self._run(self._store.clear, prefix)
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """Keys starting with ``prefix``, read from the entry files' headers one shard
+        directory per hop (see ``_scan``); expired entries not yet removed included."""
+        for shard in await self._run(shards_for, self._store.layout, prefix):
+            for key in await self._run(shard_keys, shard, prefix):
+                yield key
 
     async def prune(self) -> int:
         """Sweep the directory: remove expired and damaged entries and the temporary

@@ -4,7 +4,7 @@ Every read is one round trip (``GET``; ``MGET`` for a batch, one per hash slot o
 a Cluster, sent to the nodes concurrently); a batch write is one pipeline of
 ``SET … PX``; lifetimes are milliseconds on the server (``PX``), and ``None``
 means no expiry. ``clear(prefix)`` walks ``SCAN MATCH`` and ``UNLINK``s in batches,
-never ``KEYS``. The connect timeout is short, the core's per-operation timeout
+never ``KEYS``; ``scan(prefix)`` walks the same ``SCAN MATCH`` cursor. The connect timeout is short, the core's per-operation timeout
 bounds everything else, and there is at most one immediate retry, so a dead Redis
 costs at most that timeout and the client reconnects by itself when Redis returns.
 Concurrent single-key reads are coalesced into ``MGET``s (``_coalesce``).
@@ -13,7 +13,7 @@ Concurrent single-key reads are coalesced into ``MGET``s (``_coalesce``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, cast
 
 from cachekit import (
@@ -217,6 +217,32 @@ class RedisBackend(AsyncBackend):
         except Exception as exc:
             self._fail("SCAN/UNLINK", exc)
         return removed
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """Keys starting with ``prefix``, page by page (``SCAN MATCH``, ``scan_count``
+        keys a step; every primary of a Cluster). ``SCAN`` may return a key twice."""
+        client = await self._client()
+        raw_prefix = prefix.encode()
+        keys = client.scan_iter(match=_scan_pattern(prefix), count=self.settings.scan_count)
+        try:
+            while True:
+                try:
+                    key = await keys.__anext__()
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    self._fail("SCAN", exc)
+                if not key.startswith(raw_prefix):
+                    continue
+                try:
+                    text = key.decode()
+                except UnicodeDecodeError:  # not a key cachekit wrote (its keys are str)
+                    continue
+                yield text
+        finally:
+            close = getattr(keys, "aclose", None)
+            if close is not None:
+                await close()
 
     async def aclose(self) -> None:
         try:

@@ -10,7 +10,7 @@
   purged by a bucket lifecycle rule (see the README).
 * **Batches.** ``get_many``/``set_many`` run at most ``max_concurrency`` requests at
   once; ``clear`` pages through ``list_objects_v2`` and deletes 1000 keys per
-  ``delete_objects`` call.
+  ``delete_objects`` call; ``scan`` pages through the same listing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -285,6 +285,32 @@ class S3Backend(AsyncBackend):
         except Exception as exc:
             raise translate(exc, "clear", self._bucket) from exc
         return removed
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """Keys starting with ``prefix``, one ``list_objects_v2`` page at a time
+        (expired objects not yet removed included: a read of them is a miss)."""
+        layout = self._layout
+        client = await self._clients.get()
+        pages = (
+            client.get_paginator("list_objects_v2")
+            .paginate(
+                Bucket=self._bucket,
+                Prefix=layout.listing_prefix(prefix),
+                PaginationConfig={"PageSize": self.list_page_size},
+            )
+            .__aiter__()
+        )
+        while True:
+            try:
+                page = await pages.__anext__()
+            except StopAsyncIteration:
+                return
+            except Exception as exc:
+                raise translate(exc, "scan", self._bucket) from exc
+            for item in page.get("Contents", ()):
+                core_key = layout.core_key(item["Key"])
+                if core_key is not None and core_key.startswith(prefix):
+                    yield core_key
 
     async def _delete_objects(self, client: Any, keys: list[str]) -> int:
         response = await client.delete_objects(
