@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from litellm.integrations.custom_logger import CustomLogger
-
 import cachekit_litellm
+from litellm.integrations.custom_logger import CustomLogger
 
 __all__ = [
     "CHAT",
@@ -71,10 +70,10 @@ async def flush_litellm() -> None:
     await GLOBAL_LOGGING_WORKER.flush()
 
 
-async def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+async def eventually(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
     """Wait for work LiteLLM hands to its threads and tasks (success callbacks), with a
     deadline; never used to let time pass."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -82,9 +81,9 @@ async def eventually(condition: Callable[[], bool], what: str, timeout: float = 
         await asyncio.sleep(0.005)
 
 
-def eventually_sync(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+def eventually_sync(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
     """:func:`eventually` for sync tests (LiteLLM's sync callbacks run in a thread pool)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -22,14 +22,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import cachekit_litellm
 import litellm
 import openai
 import pytest
 from cachekit.testing import FakeClock, OpenAIServer
 from cachekit_redis.testing import RedisServer
 from cachekit_s3.testing import MotoServer
-
-import cachekit_litellm
 
 from ._support import Calls, MakeCache, flush_litellm
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import cachekit_litellm
 import litellm
 import pytest
 from cachekit.testing import FakeClock
-
-import cachekit_litellm
 
 from ._support import CHAT, Calls, MakeCache, eventually, eventually_sync, flush_litellm, hit
 

@@ -24,10 +24,10 @@ from cachekit_litellm._global import LiteLLMCacheScope, disable_cache, enable_ca
 from cachekit_litellm._writes import wait_for_writes
 
 __all__ = [
-    "TESTED_LITELLM",
-    "UNKEYABLE",
     "Cache",
     "LiteLLMCacheScope",
+    "TESTED_LITELLM",
+    "UNKEYABLE",
     "UnsupportedLiteLLMError",
     "disable_cache",
     "enable_cache",

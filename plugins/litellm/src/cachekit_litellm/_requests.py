@@ -22,7 +22,9 @@ from typing import Any
 
 __all__ = [
     "EMBEDDING_FAMILY",
+    "LITELLM_BOOKKEEPING",
     "call_family",
+    "call_type_of",
     "content_given",
     "litellm_request",
     "message_count",

@@ -21,7 +21,13 @@ from typing import Any
 
 from cachekit_litellm._compat import EMBEDDING_FORMAT
 
-__all__ = ["embedding_entries", "embedding_items", "embedding_response", "stored_value"]
+__all__ = [
+    "embedding_entries",
+    "embedding_items",
+    "embedding_response",
+    "is_embedding_entry",
+    "stored_value",
+]
 
 _ENTRY_FIELDS = (
     "embedding",
