@@ -35,7 +35,7 @@ from cachekit._storage._backend import AsyncBackend
 from cachekit.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from cachekit._policy._rekey import Progress, RekeyReport
+    from cachekit._rekey import Progress, RekeyReport
 
 __all__ = ["DEFAULT_TIMEOUT", "Cache"]
 
@@ -275,7 +275,7 @@ class Cache:
         ``progress(report)`` (sync or async) runs after each batch of ``batch_size``
         keys. Returns a report of counts (no key material). Needs a backend that can
         list its keys (``AsyncBackend.scan``: local, redis, s3, disk)."""
-        from cachekit._policy._rekey import rekey_cache
+        from cachekit._rekey import rekey_cache
 
         return await rekey_cache(self, old_keys, progress=progress, batch_size=batch_size)
 

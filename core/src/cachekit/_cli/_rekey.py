@@ -24,7 +24,7 @@ from cachekit._cache import Cache
 from cachekit._cli._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Output, Progress
 from cachekit._cli._store import open_cache, run_in_loop
 from cachekit._policy._crypto import key_id, parse_key
-from cachekit._policy._rekey import RekeyReport
+from cachekit._rekey import RekeyReport
 from cachekit.exceptions import ConfigurationError
 
 __all__ = ["NEW_KEY_ENV", "OLD_KEYS_ENV", "add_rekey_arguments", "run_rekey"]

@@ -3,10 +3,9 @@
 A semantic match is only a *candidate*: its prompt embedded close to the request's.
 Close is not the same. Under the default ``hash`` embedder and threshold, "What is
 1234 times 5678?" finds "What is 1234 times 5679?", and "Is it safe to…" finds "Is it
-not safe to…"; model embedders are known to be blind to numbers and negations too. So every candidate goes through the ``cachekit_semantic_verify`` hook
-(:mod:`cachekit.hookspecs`), and this module is the implementation the core ships,
-registered as the plugin ``"cachekit._semantic._verify"`` with ``trylast=True``
-(so any other verifier is asked first; one that returns ``None`` defers to it).
+not safe to…" (model embedders are blind to numbers and negations too): every candidate
+goes through the ``cachekit_semantic_verify`` hook; this module is the core's own
+implementation (plugin ``"cachekit._semantic._verify"``, ``trylast``: asked last).
 
 The default verifier rejects a match when the two prompts, compared turn by turn
 (the same roles in the same order, or it rejects), differ in:

@@ -45,7 +45,7 @@ from cachekit.testing._servers import HOST, ServerProcess, free_port, modules_im
 
 if TYPE_CHECKING:
     from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
-    from cachekit.testing._encrypted import EncryptedCacheContract
+    from cachekit.testing._encrypted_rotation import EncryptedCacheContract
     from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
     from cachekit.testing._scenarios import SemanticScenarios
     from cachekit.testing._semantic import SemanticBackendContract
@@ -76,7 +76,7 @@ _LAZY = {
     "UploadedFile": "cachekit.testing._openai",
     "SemanticScenarios": "cachekit.testing._scenarios",
     "SemanticBackendContract": "cachekit.testing._semantic",
-    "EncryptedCacheContract": "cachekit.testing._encrypted",
+    "EncryptedCacheContract": "cachekit.testing._encrypted_rotation",
 }
 
 
