@@ -51,8 +51,8 @@ VALUE_OBJ: dict[str, Any] = {
     "usage": {"prompt_tokens": 31, "completion_tokens": 212, "total_tokens": 243},
 }
 VALUE = json.dumps(VALUE_OBJ).encode()  # ~1 KB
-KEY = "cachekit:v1:bench:completion:0123456789abcdef"
-SET_KEYS = [f"cachekit:v1:bench:completion:set-{i:03}" for i in range(100)]
+KEY = "cachekit:v2:bench:completion:0123456789abcdef"
+SET_KEYS = [f"cachekit:v2:bench:completion:set-{i:03}" for i in range(100)]
 BIG_DIR_ENTRIES = 100_000
 
 
@@ -64,7 +64,7 @@ def _fresh_dir(ctx: Ctx, tag: str) -> str:
 
 def _fresh_keys(tag: str) -> Any:
     counter = iter(range(1 << 40))
-    return lambda: f"cachekit:v1:bench:completion:new-{tag}-{next(counter)}"
+    return lambda: f"cachekit:v2:bench:completion:new-{tag}-{next(counter)}"
 
 
 def _rotating(keys: list[str]) -> Any:
@@ -172,7 +172,7 @@ def build_get(ctx: Ctx) -> None:
         store = backend._store  # filled through the blocking store: setup only
         filler = b"x" * 64
         for i in range(BIG_DIR_ENTRIES):
-            store.set(f"cachekit:v1:bench:completion:fill-{i}", filler, None)
+            store.set(f"cachekit:v2:bench:completion:fill-{i}", filler, None)
         ctx.run(backend.set(KEY, VALUE, None))
         return lambda: backend.get(KEY)
 

@@ -159,7 +159,7 @@ def measure_rekey(settings: Settings) -> list[Row]:
 
         client = aioredis.Redis(host=srv.host, port=srv.port)
         try:
-            return await _raw_copy(client, "cachekit:v1:rawcopy:")
+            return await _raw_copy(client, "cachekit:v2:rawcopy:")
         finally:
             await client.aclose()
 

@@ -66,7 +66,7 @@ def dataset(n: int) -> tuple[Any, Any, int]:
 
 
 def entry_key(namespace: str, i: int) -> str:
-    return f"cachekit:v1:{namespace}:completion:{i:064x}"
+    return f"cachekit:v2:{namespace}:completion:{i:064x}"
 
 
 def _fill(ctx: Ctx, cache: Any, namespace: str, n: int) -> tuple[str, float]:

@@ -71,12 +71,12 @@ def test_namespaces_isolate_and_clear_only_their_own() -> None:
     team_a = Cache(namespace="team-a", **backend_options)
     team_a.set("k", "a")
     assert team_a.get("k") == "a"
-    assert team_a.get("cachekit:v1:team-a:k") == "a"  # its own full key is fine
+    assert team_a.get("cachekit:v2:team-a:k") == "a"  # its own full key is fine
     # Another namespace's full key is refused before any I/O, for reads and writes.
     for op in (
-        lambda: team_a.set("cachekit:v1:team-b:k", "b"),
-        lambda: team_a.get("cachekit:v1:team-b:k"),
-        lambda: team_a.delete("cachekit:v1:team-b:k"),
+        lambda: team_a.set("cachekit:v2:team-b:k", "b"),
+        lambda: team_a.get("cachekit:v2:team-b:k"),
+        lambda: team_a.delete("cachekit:v2:team-b:k"),
     ):
         with pytest.raises(ValueError, match="another namespace"):
             op()

@@ -262,22 +262,22 @@ def test_url_credentials_are_not_echoed() -> None:
 def test_get_of_a_missing_key_exits_3() -> None:
     done = cli("--url", "local://", "get", "user-1")
     assert done.returncode == 3
-    assert done.stdout.strip() == "miss: no entry under cachekit:v1:default:user-1"
+    assert done.stdout.strip() == "miss: no entry under cachekit:v2:default:user-1"
     code, doc = cli_json("--url", "local://", "--namespace", "team-a", "get", "user-1")
     assert code == 3
-    assert doc == {"key": "cachekit:v1:team-a:user-1", "namespace": "team-a", "hit": False}
+    assert doc == {"key": "cachekit:v2:team-a:user-1", "namespace": "team-a", "hit": False}
 
 
 def test_url_comes_from_the_environment() -> None:
     done = cli("get", "k", env={"CACHEKIT_URL": "local://?namespace=from-env"})
     assert done.returncode == 3
-    assert "cachekit:v1:from-env:k" in done.stdout
+    assert "cachekit:v2:from-env:k" in done.stdout
 
 
 def test_delete_of_a_missing_key_is_not_an_error() -> None:
     code, doc = cli_json("--url", "local://", "delete", "k")
     assert code == 0
-    assert doc == {"key": "cachekit:v1:default:k", "deleted": False}
+    assert doc == {"key": "cachekit:v2:default:k", "deleted": False}
 
 
 def test_clear_with_yes_reports_the_count() -> None:
@@ -368,7 +368,7 @@ def test_demo_shows_a_miss_then_a_hit() -> None:
     assert [c["outcome"] for c in doc["calls"]] == ["miss", "hit"]
     assert doc["provider_calls"] == 1
     assert doc["calls"][0]["answer"] == doc["calls"][1]["answer"]
-    assert doc["key"].startswith("cachekit:v1:demo:completion:")
+    assert doc["key"].startswith("cachekit:v2:demo:completion:")
     assert {k: doc["stats"][k] for k in ("hits", "misses", "stores")} == {
         "hits": 1,
         "misses": 1,

@@ -86,7 +86,7 @@ async def test_get_reads_what_another_process_wrote(store: Store, namespace: str
     code, doc = cli_json("--url", store.url, "--namespace", namespace, "get", "user-1")
     assert code == 0
     assert doc["hit"] is True
-    assert doc["key"] == f"cachekit:v1:{namespace}:user-1"
+    assert doc["key"] == f"cachekit:v2:{namespace}:user-1"
     assert doc["value"] == {"name": "Ada", "langs": ["en", "fr"]}
     assert doc["call_type"] == "kv"
     assert 0 < doc["expires_in_s"] <= 3600
@@ -123,12 +123,12 @@ async def test_an_expired_entry_is_a_miss(store: Store, namespace: str) -> None:
     assert doc["hit"] is False
     if doc.get("expired"):  # the store still held it; the CLI says why it is a miss
         human = cli("--url", store.url, "--namespace", namespace, "get", "old").stdout
-        assert human.startswith(f"miss: cachekit:v1:{namespace}:old expired ")
+        assert human.startswith(f"miss: cachekit:v2:{namespace}:old expired ")
 
 
 @pytest.mark.anyio
 async def test_a_corrupt_entry_is_one_clear_error(store: Store, namespace: str) -> None:
-    key = f"cachekit:v1:{namespace}:broken"
+    key = f"cachekit:v2:{namespace}:broken"
     async with store.cache(namespace) as cache:
         await cache.backend.set(key, b"\x80not an envelope", None)
     done = cli("--url", store.url, "get", key)
@@ -142,7 +142,7 @@ async def test_delete_removes_the_entry_for_every_process(store: Store, namespac
         await cache.aset("k", 1)
         code, doc = cli_json("--url", store.url, "--namespace", namespace, "delete", "k")
         assert code == 0
-        assert doc == {"key": f"cachekit:v1:{namespace}:k", "deleted": True}
+        assert doc == {"key": f"cachekit:v2:{namespace}:k", "deleted": True}
         assert await cache.aget("k") is None
         code, doc = cli_json("--url", store.url, "--namespace", namespace, "delete", "k")
         assert doc["deleted"] is False
@@ -282,7 +282,7 @@ async def test_bench_cleanup_is_not_cut_short_by_the_operation_timeout(namespace
         client = server.client()
         pipe = client.pipeline(transaction=False)
         for i in range(100_000):
-            pipe.set(f"cachekit:v1:{namespace}:left-{i}", b"x")
+            pipe.set(f"cachekit:v2:{namespace}:left-{i}", b"x")
         pipe.execute()
         client.close()
         code, doc = cli_json(

@@ -124,14 +124,14 @@ def test_every_write_has_a_fresh_nonce_and_the_documented_layout() -> None:
     protector = AesGcmProtector([NEW, OLD])
     entry = b'["cachekit/2",1.0,null,"kv",null]\n"v"'
     first, second = (
-        protector.seal("cachekit:v1:ns:k", entry),
-        protector.seal("cachekit:v1:ns:k", entry),
+        protector.seal("cachekit:v2:ns:k", entry),
+        protector.seal("cachekit:v2:ns:k", entry),
     )
     assert first[:4] == MAGIC and first[4:8] == key_id(NEW)
     assert len(first) == 4 + 4 + 12 + len(entry) + 16
     assert first[8:20] != second[8:20] and first != second
-    assert protector.open("cachekit:v1:ns:k", first) == entry
-    assert AesGcmProtector([OLD, NEW]).open("cachekit:v1:ns:k", first) == entry  # any listed key
+    assert protector.open("cachekit:v2:ns:k", first) == entry
+    assert AesGcmProtector([OLD, NEW]).open("cachekit:v2:ns:k", first) == entry  # any listed key
     assert "AesGcmProtector(key_ids=[" in repr(protector)
 
 

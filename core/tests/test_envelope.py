@@ -121,7 +121,7 @@ def test_corrupt_entry_is_a_miss_with_an_error_event(pm: Any) -> None:
     pm.register(Observer())
     cache = Cache(plugins=pm)
     cache.set("k", "good")
-    skey = "cachekit:v1:default:k"
+    skey = "cachekit:v2:default:k"
     cache._engine.run(cache.backend.set(skey, pickle.dumps(_Payload()), None))
     assert cache.get("k") is None
     assert len(errors) == 1 and isinstance(errors[0].error, EntryError)

@@ -96,7 +96,7 @@ def test_enable_cache_takes_cache_keywords(pm: pluggy.PluginManager) -> None:
         completion(**REQ)
         assert cache.backend.ttls() == [12.5]
         (key,) = cache.backend.raw()
-        assert key.startswith("cachekit:v1:team-a:")
+        assert key.startswith("cachekit:v2:team-a:")
 
 
 def test_context_managers_restore_the_previous_state(pm: pluggy.PluginManager) -> None:

@@ -50,7 +50,7 @@ BASE: dict[str, Any] = {
 def test_key_shape_is_namespaced_and_versioned(cache: Cache) -> None:
     k = key(cache, **BASE)
     prefix, version, namespace, family, digest = k.split(":")
-    assert (prefix, version, namespace, family) == ("cachekit", "v1", "default", "completion")
+    assert (prefix, version, namespace, family) == ("cachekit", "v2", "default", "completion")
     assert len(digest) == 64 and int(digest, 16) >= 0
     assert k.startswith(KEY_PREFIX)
 

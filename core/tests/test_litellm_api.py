@@ -56,7 +56,7 @@ def spy(cache: Cache) -> SpyBackend:
 
 def test_get_cache_key_shape_and_what_it_ignores(cache: Cache) -> None:
     key = cache.get_cache_key(**req())
-    assert re.fullmatch(r"cachekit:v1:default:completion:[0-9a-f]{64}", key)
+    assert re.fullmatch(r"cachekit:v2:default:completion:[0-9a-f]{64}", key)
     assert cache.get_cache_key(messages=MESSAGES, model="gpt-4o-mini") == key
     assert (
         cache.get_cache_key(
@@ -66,9 +66,9 @@ def test_get_cache_key_shape_and_what_it_ignores(cache: Cache) -> None:
     )
     assert cache.get_cache_key(**req(temperature=0)) != key
     assert cache.get_cache_key(**req(), cache={"namespace": "ns1"}).startswith(
-        "cachekit:v1:ns1:completion:"
+        "cachekit:v2:ns1:completion:"
     )
-    assert cache.get_cache_key(model="e", input=["x"]).startswith("cachekit:v1:default:embedding:")
+    assert cache.get_cache_key(model="e", input=["x"]).startswith("cachekit:v2:default:embedding:")
 
 
 async def test_async_add_then_get(cache: Cache, clock: FakeClock) -> None:
@@ -130,7 +130,7 @@ async def test_get_cache_key_override_is_used_by_the_async_wrapper(cache: Cache)
     assert await acompletion(model="gpt-4o-mini", messages=other_messages) == first
     assert provider.count == 1
     assert calls[0]["messages"] == MESSAGES
-    assert [k for k in spy(cache).raw()] == ["cachekit:v1:default:by-model-gpt-4o-mini"]
+    assert [k for k in spy(cache).raw()] == ["cachekit:v2:default:by-model-gpt-4o-mini"]
 
 
 def test_get_cache_key_override_is_used_by_the_sync_wrapper_and_api(cache: Cache) -> None:
@@ -308,10 +308,10 @@ async def test_an_overridden_key_is_stored_in_the_namespace(
     cache: Cache, recorder: Recorder
 ) -> None:
     """Documented choice: a custom key is kept inside the cache's namespace
-    (``cachekit:v1:<ns>:<custom key>``) so namespaces and ``aclear`` still hold; events
+    (``cachekit:v2:<ns>:<custom key>``) so namespaces and ``aclear`` still hold; events
     carry that storage key, and the key-value API reads the entry by the custom key."""
     cache.get_cache_key = custom_key([])  # type: ignore[method-assign]
     result = await cache.cached("acompletion")(Provider().acall)(**req())
     custom = cache.get_cache_key(**req())
-    assert recorder.events[0].key == f"cachekit:v1:{cache.namespace}:{custom}"
+    assert recorder.events[0].key == f"cachekit:v2:{cache.namespace}:{custom}"
     assert await cache.aget(custom) == result

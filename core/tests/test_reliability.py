@@ -93,7 +93,7 @@ async def test_a_deeply_nested_entry_is_a_miss_not_a_crash(
     recorder: Recorder, clock: FakeClock, depth: int
 ) -> None:
     cache = make(recorder, clock)
-    key = "cachekit:v1:default:deep"
+    key = "cachekit:v2:default:deep"
     await cache.backend.set(key, _deep_entry(depth), None)
     assert await cache.aget("deep") is None
     assert isinstance(recorder.of("error")[-1].error, EntryError)
@@ -211,7 +211,7 @@ async def test_an_entry_with_a_non_finite_timestamp_is_a_miss(
 ) -> None:
     cache = make(recorder, clock)
     raw = b'["cachekit/2",' + created + b',null,"kv",null]\n"stale"'
-    await cache.backend.set("cachekit:v1:default:k", raw, None)
+    await cache.backend.set("cachekit:v2:default:k", raw, None)
     assert await cache.aget("k", response_type=None) is None
     assert await cache.async_get_cache(cache_key="k", cache={"s-maxage": 10}) is None
     assert isinstance(recorder.of("error")[0].error, EntryError)
@@ -220,7 +220,7 @@ async def test_an_entry_with_a_non_finite_timestamp_is_a_miss(
 async def test_stored_floats_are_standard_json(recorder: Recorder, clock: FakeClock) -> None:
     cache = make(recorder, clock)
     await cache.aset("k", {"nan": math.nan, "inf": math.inf, "x": 0.5})
-    raw = await cache.backend.get("cachekit:v1:default:k")
+    raw = await cache.backend.get("cachekit:v2:default:k")
     assert raw is not None and b"NaN" not in raw and b"Infinity" not in raw
     assert await cache.aget("k") == {"nan": None, "inf": None, "x": 0.5}
 

@@ -320,7 +320,7 @@ async def test_namespace_control_isolates_entries(cache: Cache) -> None:
     acompletion = cache.cached("acompletion")(provider.acall)
     await acompletion(**req(), cache={"namespace": "team-a"})
     (key,) = spy(cache).raw()
-    assert key.startswith("cachekit:v1:team-a:")
+    assert key.startswith("cachekit:v2:team-a:")
     assert key == cache.get_cache_key(**req(), cache={"namespace": "team-a"})
 
     await acompletion(**req())  # the default namespace has nothing

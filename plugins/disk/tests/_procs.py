@@ -26,7 +26,7 @@ from cachekit_disk import DiskBackend
 
 
 def key_name(i: int) -> str:
-    return f"cachekit:v1:procs:key-{i}"
+    return f"cachekit:v2:procs:key-{i}"
 
 
 def make_value(key: str, writer: int, round_: int, size: int) -> bytes:

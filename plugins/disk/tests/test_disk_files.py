@@ -18,7 +18,7 @@ import pytest
 from cachekit.testing import FakeClock
 from cachekit_disk import DiskBackend
 
-NS_KEY = "cachekit:v1:team-a:completion:abc"
+NS_KEY = "cachekit:v2:team-a:completion:abc"
 
 
 def entry_path(root: Path, group: str, key: str) -> Path:
@@ -51,7 +51,7 @@ async def backend(tmp_path: Path, clock: FakeClock) -> AsyncIterator[DiskBackend
 async def test_layout_namespace_shard_digest(backend: DiskBackend, tmp_path: Path) -> None:
     await backend.set(NS_KEY, b"v", None)
     await backend.set("plain-key", b"w", None)
-    await backend.set("cachekit:v1:Team-B:x", b"u", None)
+    await backend.set("cachekit:v2:Team-B:x", b"u", None)
     assert entry_path(tmp_path, "team-a", NS_KEY).is_file()
     assert entry_path(tmp_path, "_keys", "plain-key").is_file()
     # Upper case is not safe on case-insensitive filesystems: base32-named directory.
@@ -59,7 +59,7 @@ async def test_layout_namespace_shard_digest(backend: DiskBackend, tmp_path: Pat
     assert upper.name == "@" + "krswc3jnii".lower()  # base32("Team-B"), no padding
     assert {p.name for p in entry_files(tmp_path)} == {
         hashlib.sha256(k.encode()).hexdigest()
-        for k in (NS_KEY, "plain-key", "cachekit:v1:Team-B:x")
+        for k in (NS_KEY, "plain-key", "cachekit:v2:Team-B:x")
     }
 
 
@@ -67,13 +67,13 @@ async def test_layout_namespace_shard_digest(backend: DiskBackend, tmp_path: Pat
 async def test_namespaces_that_are_unsafe_directory_names(backend: DiskBackend) -> None:
     names = ["..", ".", "-x", "_keys", "CON", "con", "nul.txt", "a.", "A", "a"]
     for name in names:
-        await backend.set(f"cachekit:v1:{name}:k", name.encode(), None)
+        await backend.set(f"cachekit:v2:{name}:k", name.encode(), None)
     for name in names:
-        assert await backend.get(f"cachekit:v1:{name}:k") == name.encode()
-    assert await backend.clear("cachekit:v1:A:") == 1
-    assert await backend.get("cachekit:v1:a:k") == b"a"
-    assert await backend.clear("cachekit:v1:..:") == 1
-    assert await backend.get("cachekit:v1:.:k") == b"."
+        assert await backend.get(f"cachekit:v2:{name}:k") == name.encode()
+    assert await backend.clear("cachekit:v2:A:") == 1
+    assert await backend.get("cachekit:v2:a:k") == b"a"
+    assert await backend.clear("cachekit:v2:..:") == 1
+    assert await backend.get("cachekit:v2:.:k") == b"."
 
 
 @pytest.mark.anyio
@@ -82,7 +82,7 @@ async def test_a_hit_opens_one_file_and_lists_no_directory(
 ) -> None:
     """The layout answers a hit with one open() whatever the number of entries."""
     for i in range(300):
-        await backend.set(f"cachekit:v1:big:k{i}", b"x" * 100, None)
+        await backend.set(f"cachekit:v2:big:k{i}", b"x" * 100, None)
     events: list[tuple[str, tuple[Any, ...]]] = []
     watching = threading.Event()
     root = str(tmp_path)
@@ -95,7 +95,7 @@ async def test_a_hit_opens_one_file_and_lists_no_directory(
     sys.addaudithook(hook)
     watching.set()
     try:
-        assert await backend.get("cachekit:v1:big:k123") == b"x" * 100
+        assert await backend.get("cachekit:v2:big:k123") == b"x" * 100
     finally:
         watching.clear()
     opens = [e for e in events if e[0] == "open"]
@@ -142,25 +142,25 @@ async def test_damaged_file_is_a_miss_and_is_removed(
 
 @pytest.mark.anyio
 async def test_file_under_another_keys_name_is_a_miss(backend: DiskBackend, tmp_path: Path) -> None:
-    await backend.set("cachekit:v1:team-a:one", b"1", None)
-    await backend.set("cachekit:v1:team-a:two", b"2", None)
-    one = entry_path(tmp_path, "team-a", "cachekit:v1:team-a:one")
-    two = entry_path(tmp_path, "team-a", "cachekit:v1:team-a:two")
+    await backend.set("cachekit:v2:team-a:one", b"1", None)
+    await backend.set("cachekit:v2:team-a:two", b"2", None)
+    one = entry_path(tmp_path, "team-a", "cachekit:v2:team-a:one")
+    two = entry_path(tmp_path, "team-a", "cachekit:v2:team-a:two")
     two.write_bytes(one.read_bytes())  # a valid entry, but for another key
-    assert await backend.get("cachekit:v1:team-a:two") is None
-    assert await backend.get("cachekit:v1:team-a:one") == b"1"
+    assert await backend.get("cachekit:v2:team-a:two") is None
+    assert await backend.get("cachekit:v2:team-a:one") == b"1"
 
 
 @pytest.mark.anyio
 async def test_prune_removes_damaged_and_expired_and_stale_temps(
     backend: DiskBackend, tmp_path: Path, clock: FakeClock
 ) -> None:
-    await backend.set("cachekit:v1:p:keep", b"k", None)
-    await backend.set("cachekit:v1:p:later", b"l", 100)
-    await backend.set("cachekit:v1:p:soon", b"s", 1)
-    await backend.set("cachekit:v1:p:bad", b"b" * 40, None)
-    _damage(entry_path(tmp_path, "p", "cachekit:v1:p:bad"), "truncated")
-    shard = entry_path(tmp_path, "p", "cachekit:v1:p:keep").parent
+    await backend.set("cachekit:v2:p:keep", b"k", None)
+    await backend.set("cachekit:v2:p:later", b"l", 100)
+    await backend.set("cachekit:v2:p:soon", b"s", 1)
+    await backend.set("cachekit:v2:p:bad", b"b" * 40, None)
+    _damage(entry_path(tmp_path, "p", "cachekit:v2:p:bad"), "truncated")
+    shard = entry_path(tmp_path, "p", "cachekit:v2:p:keep").parent
     dead = shard / ".tmp.999999999.1"  # a pid that cannot exist: its writer is gone
     dead.write_bytes(b"half a value")
     live = shard / f".tmp.{os.getpid()}.999999"  # our own, still being written
@@ -169,8 +169,8 @@ async def test_prune_removes_damaged_and_expired_and_stale_temps(
     foreign.write_bytes(b"not ours")
     clock.advance(2)
     assert await backend.prune() == 2  # "soon" expired, "bad" damaged
-    assert await backend.get("cachekit:v1:p:keep") == b"k"
-    assert await backend.get("cachekit:v1:p:later") == b"l"
+    assert await backend.get("cachekit:v2:p:keep") == b"k"
+    assert await backend.get("cachekit:v2:p:later") == b"l"
     assert len(entry_files(tmp_path)) == 2
     assert not dead.exists()
     assert live.exists()
@@ -197,7 +197,7 @@ async def test_background_prune_interval(tmp_path: Path, clock: FakeClock) -> No
         for _ in range(2000):
             if not entry_files(tmp_path):
                 break
-            await backend.delete("cachekit:v1:x:nothing")  # yields to the thread hop
+            await backend.delete("cachekit:v2:x:nothing")  # yields to the thread hop
         assert not entry_files(tmp_path)
     finally:
         await backend.aclose()
@@ -207,23 +207,23 @@ async def test_background_prune_interval(tmp_path: Path, clock: FakeClock) -> No
 @pytest.mark.anyio
 async def test_clear_variants(backend: DiskBackend) -> None:
     keys = [
-        "cachekit:v1:team:completion:1",
-        "cachekit:v1:team:completion:2",
-        "cachekit:v1:team:embedding:1",
-        "cachekit:v1:team-b:completion:1",
-        "cachekit:v1:Team:completion:1",
+        "cachekit:v2:team:completion:1",
+        "cachekit:v2:team:completion:2",
+        "cachekit:v2:team:embedding:1",
+        "cachekit:v2:team-b:completion:1",
+        "cachekit:v2:Team:completion:1",
         "raw:key:1",
         "raw:key:2",
         "rawer",
     ]
     for key in keys:
         await backend.set(key, b"v", None)
-    assert await backend.clear("cachekit:v1:team:completion:") == 2  # inside a namespace
-    assert await backend.get("cachekit:v1:team:embedding:1") == b"v"
+    assert await backend.clear("cachekit:v2:team:completion:") == 2  # inside a namespace
+    assert await backend.get("cachekit:v2:team:embedding:1") == b"v"
     assert await backend.clear("raw:key:") == 2  # keys outside the cachekit form
     assert await backend.get("rawer") == b"v"
-    assert await backend.clear("cachekit:v1:team") == 2  # team and team-b, not Team
-    assert await backend.get("cachekit:v1:Team:completion:1") == b"v"
+    assert await backend.clear("cachekit:v2:team") == 2  # team and team-b, not Team
+    assert await backend.get("cachekit:v2:Team:completion:1") == b"v"
     assert await backend.clear("") == 2  # everything left
     assert await backend.clear("") == 0
 
@@ -233,8 +233,8 @@ async def test_clear_of_a_namespace_does_not_open_its_files(
     backend: DiskBackend, tmp_path: Path
 ) -> None:
     for i in range(50):
-        await backend.set(f"cachekit:v1:gone:{i}", b"v", None)
-    await backend.set("cachekit:v1:kept:0", b"v", None)
+        await backend.set(f"cachekit:v2:gone:{i}", b"v", None)
+    await backend.set("cachekit:v2:kept:0", b"v", None)
     opened: list[str] = []
     watching = threading.Event()
 
@@ -245,11 +245,11 @@ async def test_clear_of_a_namespace_does_not_open_its_files(
     sys.addaudithook(hook)
     watching.set()
     try:
-        assert await backend.clear("cachekit:v1:gone:") == 50
+        assert await backend.clear("cachekit:v2:gone:") == 50
     finally:
         watching.clear()
     assert opened == []
-    assert await backend.get("cachekit:v1:kept:0") == b"v"
+    assert await backend.get("cachekit:v2:kept:0") == b"v"
     assert not (tmp_path / "disk-v1" / "gone").exists()
 
 
@@ -264,20 +264,20 @@ def _dir_bytes(root: Path) -> int:
 
 @pytest.mark.anyio
 async def test_eviction_removes_least_recently_used(tmp_path: Path) -> None:
-    entry = 1000 + 32 + len("cachekit:v1:lru:k00")
+    entry = 1000 + 32 + len("cachekit:v2:lru:k00")
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=10 * entry, lru_resolution=0)
     try:
         for i in range(10):
-            await backend.set(f"cachekit:v1:lru:k{i:02}", b"x" * 1000, None)
+            await backend.set(f"cachekit:v2:lru:k{i:02}", b"x" * 1000, None)
         # Give the entries distinct, old recencies: k00 oldest … k09 newest.
         for i in range(10):
-            path = entry_path(tmp_path, "lru", f"cachekit:v1:lru:k{i:02}")
+            path = entry_path(tmp_path, "lru", f"cachekit:v2:lru:k{i:02}")
             os.utime(path, (1_000_000 + i, 1_000_000 + i))
-        assert await backend.get("cachekit:v1:lru:k00") == b"x" * 1000  # a hit: now the newest
-        await backend.set("cachekit:v1:lru:k10", b"x" * 1000, None)  # over the cap
+        assert await backend.get("cachekit:v2:lru:k00") == b"x" * 1000  # a hit: now the newest
+        await backend.set("cachekit:v2:lru:k10", b"x" * 1000, None)  # over the cap
         await backend.evict()
         present = [
-            i for i in range(11) if await backend.get(f"cachekit:v1:lru:k{i:02}") is not None
+            i for i in range(11) if await backend.get(f"cachekit:v2:lru:k{i:02}") is not None
         ]
         # Down to 90 % of the cap: the two least recently used went, not k00.
         assert present == [0, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -292,7 +292,7 @@ async def test_cap_holds_with_background_eviction(tmp_path: Path) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=cap)
     try:
         for i in range(400):
-            await backend.set(f"cachekit:v1:cap:{i}", os.urandom(900), None)
+            await backend.set(f"cachekit:v2:cap:{i}", os.urandom(900), None)
             assert _dir_bytes(tmp_path) <= cap * 1.5 + 1000
     finally:
         await backend.aclose()  # lets a running eviction finish
@@ -317,7 +317,7 @@ async def test_prune_recounts_the_size_counter(tmp_path: Path) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=10_000)
     try:
         for i in range(5):
-            await backend.set(f"cachekit:v1:n:{i}", b"x" * 1000, None)
+            await backend.set(f"cachekit:v2:n:{i}", b"x" * 1000, None)
         # Files removed behind the backend's back (another tool, a crash) …
         for path in entry_files(tmp_path)[:3]:
             path.unlink()
@@ -342,7 +342,7 @@ async def test_aclose_stops_the_background_thread(
 ) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=2000, prune_interval=60)
     for i in range(5):
-        await backend.set(f"cachekit:v1:t:{i}", b"x" * 900, None)
+        await backend.set(f"cachekit:v2:t:{i}", b"x" * 900, None)
     await backend.aclose()
     await backend.aclose()
 
@@ -355,25 +355,25 @@ async def test_replaced_inodes_are_recycled_and_stale_readers_miss(tmp_path: Pat
     backend = DiskBackend(disk_cache_dir=tmp_path)
     backend._store.spares._grace = 0.0  # no need to wait in a test
     try:
-        await backend.set("cachekit:v1:r:a", b"first a", None)
-        a_path = entry_path(tmp_path, "r", "cachekit:v1:r:a")
+        await backend.set("cachekit:v2:r:a", b"first a", None)
+        a_path = entry_path(tmp_path, "r", "cachekit:v2:r:a")
         first_inode = a_path.stat().st_ino
         # A reader opens a's file, then stalls …
         stalled = os.open(a_path, os.O_RDONLY)
         try:
-            await backend.set("cachekit:v1:r:a", b"second a", None)  # retires the inode
+            await backend.set("cachekit:v2:r:a", b"second a", None)  # retires the inode
             assert a_path.stat().st_ino != first_inode
-            await backend.set("cachekit:v1:r:b", b"b's value", None)  # reuses it
-            b_path = entry_path(tmp_path, "r", "cachekit:v1:r:b")
+            await backend.set("cachekit:v2:r:b", b"b's value", None)  # reuses it
+            b_path = entry_path(tmp_path, "r", "cachekit:v2:r:b")
             assert b_path.stat().st_ino == first_inode
             # … and wakes up to b's entry in the inode it opened: a miss, not b's value.
             data = os.read(stalled, 1 << 16)
-            assert isinstance(read_entry(data, b"cachekit:v1:r:a"), str)
+            assert isinstance(read_entry(data, b"cachekit:v2:r:a"), str)
         finally:
             os.close(stalled)
-        assert await backend.get("cachekit:v1:r:a") == b"second a"
-        assert await backend.get("cachekit:v1:r:b") == b"b's value"
-        await backend.delete("cachekit:v1:r:b")  # a delete retires its inode too
+        assert await backend.get("cachekit:v2:r:a") == b"second a"
+        assert await backend.get("cachekit:v2:r:b") == b"b's value"
+        await backend.delete("cachekit:v2:r:b")  # a delete retires its inode too
         assert len(backend._store.spares) == 1
     finally:
         await backend.aclose()

@@ -75,17 +75,17 @@ async def test_delete_overwrite_and_clear_leave_no_copy_of_the_bytes(
     secrets = [os.urandom(16).hex().encode() * 8 for _ in range(7)]
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=cap)
     try:
-        await backend.set("cachekit:v1:team:a", secrets[0], None)
-        await backend.set("cachekit:v1:team:a", secrets[1], None)  # replaces 0
-        assert await backend.delete("cachekit:v1:team:a")  # deletes 1
-        await backend.set("cachekit:v1:gone:b", secrets[2], None)
-        await backend.set("cachekit:v1:gone:b", secrets[3], None)
-        assert await backend.clear("cachekit:v1:gone:") == 1  # a whole namespace
+        await backend.set("cachekit:v2:team:a", secrets[0], None)
+        await backend.set("cachekit:v2:team:a", secrets[1], None)  # replaces 0
+        assert await backend.delete("cachekit:v2:team:a")  # deletes 1
+        await backend.set("cachekit:v2:gone:b", secrets[2], None)
+        await backend.set("cachekit:v2:gone:b", secrets[3], None)
+        assert await backend.clear("cachekit:v2:gone:") == 1  # a whole namespace
         await backend.set("raw:c", secrets[4], None)
         await backend.set("raw:d", secrets[5], None)
         assert await backend.clear("raw:") == 2  # keys outside the cachekit form
-        await backend.set("cachekit:v1:team:sub:e", secrets[6], None)
-        assert await backend.clear("cachekit:v1:team:sub:") == 1  # inside a namespace
+        await backend.set("cachekit:v2:team:sub:e", secrets[6], None)
+        assert await backend.clear("cachekit:v2:team:sub:") == 1  # inside a namespace
         # No file anywhere holds any of those values …
         for path in files_under(tmp_path):
             data = path.read_bytes()
@@ -104,7 +104,7 @@ async def test_the_cap_holds_on_disk_usage_with_spares(tmp_path: Path) -> None:
     try:
         for _ in range(6):  # overwrites, faster than spares rest: spares pile up
             for i in range(50):
-                await backend.set(f"cachekit:v1:cap:{i}", os.urandom(1000), None)
+                await backend.set(f"cachekit:v2:cap:{i}", os.urandom(1000), None)
         await backend.evict()
         assert disk_bytes(tmp_path) <= cap
         assert leftovers(tmp_path)  # spares there were, and they counted
@@ -121,7 +121,7 @@ async def test_dead_writers_files_are_removed_without_prune(tmp_path: Path, spaw
     assert leftovers(tmp_path)  # the last one's spares (each storm removed the one before)
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
-        await backend.set("cachekit:v1:procs:new", b"v", None)  # no prune()
+        await backend.set("cachekit:v2:procs:new", b"v", None)  # no prune()
     finally:
         await backend.aclose()  # lets the background sweep it started finish
     assert leftovers(tmp_path) == []
@@ -134,16 +134,16 @@ async def test_a_long_lived_writer_sweeps_up_after_one_that_died_later(
 ) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
-        await backend.set("cachekit:v1:procs:mine", b"v", None)
+        await backend.set("cachekit:v2:procs:mine", b"v", None)
         storm_and_kill(spawn, tmp_path, 40)
         dead = leftovers(tmp_path)
         assert dead
         backend._store.owners.next_check = 0.0  # CHECK_INTERVAL has passed
-        await backend.set("cachekit:v1:procs:mine", b"w", None)
+        await backend.set("cachekit:v2:procs:mine", b"w", None)
         for _ in range(5000):  # the background thread sweeps; each call yields to it
             if not any(p.exists() for p in dead):
                 break
-            await backend.get("cachekit:v1:procs:mine")
+            await backend.get("cachekit:v2:procs:mine")
         assert not any(p.exists() for p in dead)
         assert markers(tmp_path) == [backend._store.owners.token]
     finally:
@@ -156,7 +156,7 @@ async def test_the_cap_holds_on_disk_usage_after_writer_kills(tmp_path: Path, sp
         storm_and_kill(spawn, tmp_path, 40, cap)
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=cap)
     try:
-        await backend.set("cachekit:v1:procs:new", b"v" * 1000, None)
+        await backend.set("cachekit:v2:procs:new", b"v" * 1000, None)
     finally:
         await backend.aclose()
     assert 0 < disk_bytes(tmp_path) <= cap
@@ -183,7 +183,7 @@ async def test_trash_of_a_clear_cut_short_is_removed(tmp_path: Path) -> None:
     spare.write_bytes(bytes(100))
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
-        await backend.set("cachekit:v1:ns:k", b"v", None)
+        await backend.set("cachekit:v2:ns:k", b"v", None)
     finally:
         await backend.aclose()
     assert not (root / f".trash-{token}.3").exists()

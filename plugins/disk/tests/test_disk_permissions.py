@@ -50,16 +50,16 @@ async def exercise(backend: DiskBackend) -> None:
     """Make every kind of file: entries, spares (overwrite, delete), lock files,
     the owner marker, entries in a second namespace and under ``_keys``."""
     for i in range(3):
-        await backend.set(f"cachekit:v1:team:k{i}", b"v" * 100, None)
-    await backend.set("cachekit:v1:team:k0", b"w" * 100, None)  # an overwrite: a spare
-    await backend.delete("cachekit:v1:team:k1")  # a delete: a spare
-    await backend.set("cachekit:v1:team:k1", b"x" * 100, None)
+        await backend.set(f"cachekit:v2:team:k{i}", b"v" * 100, None)
+    await backend.set("cachekit:v2:team:k0", b"w" * 100, None)  # an overwrite: a spare
+    await backend.delete("cachekit:v2:team:k1")  # a delete: a spare
+    await backend.set("cachekit:v2:team:k1", b"x" * 100, None)
     await backend.set("raw-key", b"r", None)
-    await backend.set("cachekit:v1:other:k", b"o", None)
-    await backend.clear("cachekit:v1:other:")
-    await backend.set("cachekit:v1:other:k", b"o", None)
+    await backend.set("cachekit:v2:other:k", b"o", None)
+    await backend.clear("cachekit:v2:other:")
+    await backend.set("cachekit:v2:other:k", b"o", None)
     await backend.evict()  # the eviction lock file (with a cap)
-    await backend.set("cachekit:v1:team:k2", b"y" * 100, None)  # a spare left at rest
+    await backend.set("cachekit:v2:team:k2", b"y" * 100, None)  # a spare left at rest
 
 
 @pytest.mark.anyio
@@ -108,7 +108,7 @@ async def test_existing_directories_are_left_as_they_are(tmp_path: Path) -> None
     os.chmod(tmp_path, 0o755)
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
-        await backend.set("cachekit:v1:ns:k", b"v", None)
+        await backend.set("cachekit:v2:ns:k", b"v", None)
     finally:
         await backend.aclose()
     assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o755
@@ -121,14 +121,14 @@ async def test_a_recycled_inode_takes_this_stores_mode(tmp_path: Path) -> None:
     version) becomes a spare of this store: what it next holds gets 0600."""
     wide = DiskBackend(disk_cache_dir=tmp_path, file_mode=0o644)
     try:
-        await wide.set("cachekit:v1:ns:a", b"old", None)
+        await wide.set("cachekit:v2:ns:a", b"old", None)
     finally:
         await wide.aclose()
     backend = DiskBackend(disk_cache_dir=tmp_path)
     backend._store.spares._grace = 0.0
     try:
-        await backend.set("cachekit:v1:ns:a", b"new", None)  # the 0644 inode: a spare
-        await backend.set("cachekit:v1:ns:b", b"secret", None)  # written into it
+        await backend.set("cachekit:v2:ns:a", b"new", None)  # the 0644 inode: a spare
+        await backend.set("cachekit:v2:ns:b", b"secret", None)  # written into it
         _, files = modes(tmp_path / "disk-v1" / "ns")
     finally:
         await backend.aclose()

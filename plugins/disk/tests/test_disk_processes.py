@@ -68,7 +68,7 @@ async def test_second_process_reads_what_the_first_wrote(
 ) -> None:
     finish(spawn("write", tmp_path, 1, 20, 1, 5000))
     keys = [procs.key_name(i) for i in range(20)]
-    assert dump(spawn, tmp_path, [*keys, "cachekit:v1:procs:never-written"]) == ["ok"] * 20 + [None]
+    assert dump(spawn, tmp_path, [*keys, "cachekit:v2:procs:never-written"]) == ["ok"] * 20 + [None]
     # And this process, too, reads the other's entries (and they are its values).
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
@@ -76,13 +76,13 @@ async def test_second_process_reads_what_the_first_wrote(
         assert value == procs.make_value(keys[3], 1, 0, 5000)
         # A value written here is seen by a new process.
         await backend.set(
-            "cachekit:v1:procs:from-parent",
-            procs.make_value("cachekit:v1:procs:from-parent", 9, 0, 100),
+            "cachekit:v2:procs:from-parent",
+            procs.make_value("cachekit:v2:procs:from-parent", 9, 0, 100),
             None,
         )
     finally:
         await backend.aclose()
-    assert dump(spawn, tmp_path, ["cachekit:v1:procs:from-parent"]) == ["ok"]
+    assert dump(spawn, tmp_path, ["cachekit:v2:procs:from-parent"]) == ["ok"]
 
 
 async def test_concurrent_writers_and_a_reader_see_only_whole_entries(

@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="symlinks, FIFOs: POSIX"),
 ]
 
-KEY = "cachekit:v1:odd:completion:1"
+KEY = "cachekit:v2:odd:completion:1"
 Spawn = Any  # the conftest fixture: (*args) -> subprocess.Popen[str]
 
 
@@ -37,7 +37,7 @@ def entry_path(root: Path, key: str, group: str = "odd") -> Path:
 @pytest.fixture
 async def backend(tmp_path: Path) -> AsyncIterator[DiskBackend]:
     instance = DiskBackend(disk_cache_dir=tmp_path)
-    await instance.set("cachekit:v1:odd:other", b"neighbour", None)  # the tree exists
+    await instance.set("cachekit:v2:odd:other", b"neighbour", None)  # the tree exists
     yield instance
     await instance.aclose()
 
@@ -80,7 +80,7 @@ async def test_symlink_is_never_followed(backend: DiskBackend, tmp_path: Path) -
     link = entry_path(tmp_path, KEY)
     link.symlink_to(outside)
     assert await backend.get(KEY) is None
-    assert await backend.get_many([KEY, "cachekit:v1:odd:other"]) == [None, b"neighbour"]
+    assert await backend.get_many([KEY, "cachekit:v2:odd:other"]) == [None, b"neighbour"]
     assert not link.is_symlink()
     assert outside.read_bytes().endswith(b"via a link")  # the target is left alone
     await backend.set(KEY, b"real", None)
@@ -136,7 +136,7 @@ async def test_directory_is_a_miss(backend: DiskBackend, tmp_path: Path) -> None
     await backend.set(KEY, b"v", None)
     assert await backend.get(KEY) == b"v"
 
-    other = "cachekit:v1:odd:completion:2"
+    other = "cachekit:v2:odd:completion:2"
     full = entry_path(tmp_path, other)
     full.mkdir()
     (full / "something").write_bytes(b"not ours to delete")
@@ -149,7 +149,7 @@ async def test_directory_is_a_miss(backend: DiskBackend, tmp_path: Path) -> None
 async def test_sweeps_pass_special_files_without_blocking(
     backend: DiskBackend, tmp_path: Path
 ) -> None:
-    keys = [f"cachekit:v1:odd:k{i}" for i in range(4)]
+    keys = [f"cachekit:v2:odd:k{i}" for i in range(4)]
     fifo, zero, empty, full = (entry_path(tmp_path, k) for k in keys)
     os.mkfifo(fifo)
     zero.symlink_to("/dev/zero")
@@ -157,19 +157,19 @@ async def test_sweeps_pass_special_files_without_blocking(
     full.mkdir()
     (full / "x").write_bytes(b"x")
     with unblocking(fifo), anyio.fail_after(20):
-        assert await backend.clear("cachekit:v1:odd:k") == 0  # reads each stored key
+        assert await backend.clear("cachekit:v2:odd:k") == 0  # reads each stored key
         assert await backend.prune() == 3  # the FIFO, the symlink, the empty directory
         assert not fifo.exists() and not zero.is_symlink() and not empty.exists()
         assert full.is_dir()
-        assert await backend.get("cachekit:v1:odd:other") == b"neighbour"
-        assert await backend.clear("cachekit:v1:odd:") == 1  # the namespace, all of it
+        assert await backend.get("cachekit:v2:odd:other") == b"neighbour"
+        assert await backend.clear("cachekit:v2:odd:") == 1  # the namespace, all of it
     assert not (tmp_path / "disk-v1" / "odd").exists()
 
 
 async def test_size_capped_store_handles_them_too(tmp_path: Path) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path, max_size_bytes=1 << 20)
     try:
-        await backend.set("cachekit:v1:odd:other", b"n", None)
+        await backend.set("cachekit:v2:odd:other", b"n", None)
         fifo = entry_path(tmp_path, KEY)
         os.mkfifo(fifo)
         with unblocking(fifo), anyio.fail_after(20):

@@ -42,11 +42,11 @@ async def test_scan_reads_keys_from_headers_and_skips_what_is_not_an_entry(
 ) -> None:
     backend = DiskBackend(disk_cache_dir=tmp_path)
     try:
-        ns = "cachekit:v1:team:"
+        ns = "cachekit:v2:team:"
         keys = [f"{ns}k{i}" for i in range(40)] + [f"{ns}ünï ☃:x"]
         await backend.set_many(dict.fromkeys(keys, b"v"), None)
-        await backend.set("cachekit:v1:teamx:k0", b"neighbour", None)
-        await backend.set("cachekit:v1:Upper:k0", b"another namespace directory", None)
+        await backend.set("cachekit:v2:teamx:k0", b"neighbour", None)
+        await backend.set("cachekit:v2:Upper:k0", b"another namespace directory", None)
         await backend.set("plain-key", b"not namespaced", None)
         shard = _entry_files(tmp_path / "disk-v1" / "team")[0].parent
         (shard / ".tmp.abc.1").write_bytes(b"a temporary file")
@@ -58,15 +58,15 @@ async def test_scan_reads_keys_from_headers_and_skips_what_is_not_an_entry(
         everything = {k async for k in backend.scan("")}
         assert everything == {
             *keys,
-            "cachekit:v1:teamx:k0",
-            "cachekit:v1:Upper:k0",
+            "cachekit:v2:teamx:k0",
+            "cachekit:v2:Upper:k0",
             "plain-key",
         }
-        assert {k async for k in backend.scan("cachekit:v1:team")} == {
+        assert {k async for k in backend.scan("cachekit:v2:team")} == {
             *keys,
-            "cachekit:v1:teamx:k0",
+            "cachekit:v2:teamx:k0",
         }
-        assert [k async for k in backend.scan("cachekit:v1:nobody:")] == []
+        assert [k async for k in backend.scan("cachekit:v2:nobody:")] == []
     finally:
         await backend.aclose()
 

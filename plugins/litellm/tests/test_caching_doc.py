@@ -134,7 +134,7 @@ def test_a_per_call_namespace_keeps_its_own_entries(make_cache: MakeCache, calls
     default = litellm.completion(**CHAT, mock_response=JOKE)
     assert calls.calls == 3
     assert not hit(in_a) and not hit(in_b) and hit(in_a_again) and not hit(default)
-    assert in_a_again._hidden_params["cache_key"].startswith(f"cachekit:v1:{team_a}:")
+    assert in_a_again._hidden_params["cache_key"].startswith(f"cachekit:v2:{team_a}:")
     assert cache.stats().errors == 0
 
 

@@ -139,7 +139,7 @@ def test_should_use_cache_follows_litellms_rule() -> None:
 def test_preset_keys_come_from_litellm_params() -> None:
     cache = cachekit_litellm.Cache()
     assert cache.get_preset_cache_key_from_kwargs(**CHAT) is None
-    params = {"preset_cache_key": "cachekit:v1:default:completion:abc"}
+    params = {"preset_cache_key": "cachekit:v2:default:completion:abc"}
     assert (
         cache.get_preset_cache_key_from_kwargs(litellm_params=params) == params["preset_cache_key"]
     )

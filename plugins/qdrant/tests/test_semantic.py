@@ -114,11 +114,11 @@ async def test_expired_points_are_swept(clock: FakeClock) -> None:
     backend = QdrantSemanticBackend(clock=clock, qdrant_purge_interval=10)
     try:
         partition = uuid.uuid4().hex
-        await backend.set("cachekit:v1:x:old", b"old", 1.0)
-        await backend.index(partition, "cachekit:v1:x:old", unit_vector(1), 1.0)
+        await backend.set("cachekit:v2:x:old", b"old", 1.0)
+        await backend.index(partition, "cachekit:v2:x:old", unit_vector(1), 1.0)
         clock.advance(11)
-        await backend.set("cachekit:v1:x:new", b"new", None)  # a write runs the sweep
-        await backend.index(partition, "cachekit:v1:x:new", unit_vector(0, 1), None)
+        await backend.set("cachekit:v2:x:new", b"new", None)  # a write runs the sweep
+        await backend.index(partition, "cachekit:v2:x:new", unit_vector(0, 1), None)
 
         async def keys(client: AsyncQdrantClient) -> set[str]:
             names = [backend.settings.values_collection]
@@ -129,7 +129,7 @@ async def test_expired_points_are_swept(clock: FakeClock) -> None:
                 found |= {str((r.payload or {})["k"]) for r in records}
             return found
 
-        assert await backend._call("scroll", keys) == {"cachekit:v1:x:new"}
+        assert await backend._call("scroll", keys) == {"cachekit:v2:x:new"}
     finally:
         await backend.aclose()
 
@@ -155,9 +155,9 @@ async def test_delete_removes_the_index_point_too(clock: FakeClock) -> None:
     backend = QdrantSemanticBackend(clock=clock)
     try:
         partition = uuid.uuid4().hex
-        await backend.set("cachekit:v1:d:k", b"v", None)
-        await backend.index(partition, "cachekit:v1:d:k", unit_vector(1), None)
-        assert await backend.delete("cachekit:v1:d:k") is True
+        await backend.set("cachekit:v2:d:k", b"v", None)
+        await backend.index(partition, "cachekit:v2:d:k", unit_vector(1), None)
+        assert await backend.delete("cachekit:v2:d:k") is True
         assert await backend.search(partition, unit_vector(1), 0.5) is None
     finally:
         await backend.aclose()
@@ -187,7 +187,7 @@ async def test_a_dead_server_is_backend_unavailable(clock: FakeClock) -> None:
             pytest.warns(UserWarning, match="insecure connection"),  # qdrant-client's own
             pytest.raises(BackendUnavailableError) as caught,
         ):
-            await backend.get("cachekit:v1:x:k")
+            await backend.get("cachekit:v2:x:k")
         assert "secret-key-123" not in str(caught.value)
     finally:
         await backend.aclose()
@@ -251,6 +251,6 @@ def test_options_and_urls_reach_the_backend() -> None:
 
 
 def test_point_ids_are_stable_uuids() -> None:
-    assert point_id("cachekit:v1:ns:k") == point_id("cachekit:v1:ns:k")
-    assert point_id("cachekit:v1:ns:k") != point_id("cachekit:v1:ns:k2")
+    assert point_id("cachekit:v2:ns:k") == point_id("cachekit:v2:ns:k")
+    assert point_id("cachekit:v2:ns:k") != point_id("cachekit:v2:ns:k2")
     assert str(uuid.UUID(point_id("x"))) == point_id("x")

@@ -15,7 +15,7 @@ from redis.crc import key_slot
 
 @pytest.fixture
 def prefix() -> str:
-    return f"cachekit:v1:cl-{uuid.uuid4().hex[:10]}:"
+    return f"cachekit:v2:cl-{uuid.uuid4().hex[:10]}:"
 
 
 @pytest.fixture
@@ -102,5 +102,5 @@ async def test_cache_over_sentinel_writes_to_the_master(
     async with Cache.from_url(f"{redis_sentinel.url}?namespace={namespace}") as cache:
         await cache.aset("k", {"via": "sentinel"}, ttl=0.5)
         assert await cache.aget("k") == {"via": "sentinel"}
-        assert 0 < redis_sentinel.master.command("PTTL", f"cachekit:v1:{namespace}:k") <= 500
+        assert 0 < redis_sentinel.master.command("PTTL", f"cachekit:v2:{namespace}:k") <= 500
         assert await cache.aclear() == 1

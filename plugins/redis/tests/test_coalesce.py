@@ -16,7 +16,7 @@ from cachekit_redis.testing import RedisClusterServer, RedisServer
 
 @pytest.fixture
 def prefix() -> str:
-    return f"cachekit:v1:co-{uuid.uuid4().hex[:10]}:"
+    return f"cachekit:v2:co-{uuid.uuid4().hex[:10]}:"
 
 
 @pytest.fixture
@@ -73,11 +73,11 @@ async def test_a_cancelled_reader_does_not_disturb_the_batch(
 async def test_failure_reaches_every_waiting_reader(fresh_redis_server: RedisServer) -> None:
     backend = RedisBackend(url=fresh_redis_server.url)
     try:
-        await backend.set("cachekit:v1:co:k", b"v", None)
+        await backend.set("cachekit:v2:co:k", b"v", None)
         fresh_redis_server.kill()
         with anyio.fail_after(5):
             results = await asyncio.gather(
-                *(backend.get(f"cachekit:v1:co:{i}") for i in range(10)), return_exceptions=True
+                *(backend.get(f"cachekit:v2:co:{i}") for i in range(10)), return_exceptions=True
             )
         assert all(isinstance(r, BackendUnavailableError) for r in results), results
     finally:
@@ -135,13 +135,13 @@ async def test_batches_nobody_waits_for_are_cancelled(fresh_redis_server: RedisS
     server = fresh_redis_server
     backend = RedisBackend(url=server.url)
     try:
-        await backend.set("cachekit:v1:co:k", b"v", None)
+        await backend.set("cachekit:v2:co:k", b"v", None)
         reads = backend._clients.get().reads
         assert reads is not None
         server.pause()
         try:
             with anyio.move_on_after(0.3):
-                await asyncio.gather(*(backend.get(f"cachekit:v1:co:{i}") for i in range(10)))
+                await asyncio.gather(*(backend.get(f"cachekit:v2:co:{i}") for i in range(10)))
             batches = set(reads._tasks)
             assert batches  # the nine queued reads went out as a batch
             with anyio.fail_after(5):  # cancelled, not waiting for the hung server
@@ -150,7 +150,7 @@ async def test_batches_nobody_waits_for_are_cancelled(fresh_redis_server: RedisS
             assert reads.inflight == 0
         finally:
             server.resume()
-        assert await backend.get("cachekit:v1:co:k") == b"v"
+        assert await backend.get("cachekit:v2:co:k") == b"v"
     finally:
         await backend.aclose()
 
@@ -161,10 +161,10 @@ async def test_aclose_during_a_hung_batch_fails_its_readers(
 ) -> None:
     server = fresh_redis_server
     backend = RedisBackend(url=server.url)
-    await backend.set("cachekit:v1:co:k", b"v", None)
+    await backend.set("cachekit:v2:co:k", b"v", None)
     server.pause()
     try:
-        readers = [asyncio.ensure_future(backend.get(f"cachekit:v1:co:{i}")) for i in range(5)]
+        readers = [asyncio.ensure_future(backend.get(f"cachekit:v2:co:{i}")) for i in range(5)]
         await asyncio.sleep(0.05)  # the first read and a batch are now waiting on Redis
         with anyio.fail_after(5):
             await backend.aclose()

@@ -74,14 +74,14 @@ async def test_scan_pages_through_many_keys_and_skips_other_prefixes(
 ) -> None:
     cache = make_cache(scan_count=7)  # many SCAN steps for a few hundred keys
     await cache.aset_many({f"k{i}": i for i in range(300)}, ttl=600)
-    prefix = f"cachekit:v1:{cache.namespace}:"
+    prefix = f"cachekit:v2:{cache.namespace}:"
     redis_server.command("SET", prefix.encode() + b"raw\xff", b"not UTF-8: not ours")
-    redis_server.command("SET", f"cachekit:v1:{cache.namespace}x:k0", b"neighbour")
+    redis_server.command("SET", f"cachekit:v2:{cache.namespace}x:k0", b"neighbour")
     scans = redis_server.command_calls("scan")
     found = {key async for key in cache.backend.scan(prefix)}
     assert found == {f"{prefix}k{i}" for i in range(300)}
     assert redis_server.command_calls("scan") - scans > 10
-    redis_server.command("DEL", f"cachekit:v1:{cache.namespace}x:k0")
+    redis_server.command("DEL", f"cachekit:v2:{cache.namespace}x:k0")
 
 
 @pytest.mark.anyio
@@ -94,7 +94,7 @@ async def test_rekey_keeps_the_server_side_lifetime(
     new = make_cache(encryption_key=NEW)
     report = await new.arekey(old_keys=OLD)
     assert report.rekeyed == 2
-    prefix = f"cachekit:v1:{new.namespace}:"
+    prefix = f"cachekit:v2:{new.namespace}:"
     pttl = redis_server.command("PTTL", prefix + "timed")
     assert 500_000 < pttl <= 600_000
     assert redis_server.command("PTTL", prefix + "forever") == -1

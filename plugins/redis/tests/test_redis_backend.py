@@ -18,7 +18,7 @@ API_KEY = "sk-live-THIS-MUST-NEVER-BE-STORED"
 
 @pytest.fixture
 def prefix() -> str:
-    return f"cachekit:v1:t-{uuid.uuid4().hex[:10]}:"
+    return f"cachekit:v2:t-{uuid.uuid4().hex[:10]}:"
 
 
 @pytest.fixture
@@ -87,8 +87,8 @@ async def test_cache_ttls_reach_the_server(redis_server: RedisServer) -> None:
         request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         await cache.async_add_cache({"answer": 1}, cache={"ttl": 0.5}, **request)
         key = cache.get_cache_key(**request)
-        assert 0 < redis_server.command("PTTL", f"cachekit:v1:{namespace}:half") <= 500
-        assert redis_server.command("PTTL", f"cachekit:v1:{namespace}:plain") == -1
+        assert 0 < redis_server.command("PTTL", f"cachekit:v2:{namespace}:half") <= 500
+        assert redis_server.command("PTTL", f"cachekit:v2:{namespace}:plain") == -1
         assert 0 < redis_server.command("PTTL", key) <= 500
         await cache.aclear()
 
@@ -107,8 +107,8 @@ async def test_default_in_redis_ttl_applies_when_nothing_else_does(
     ) as cache:
         await cache.aset("k", "v")
         await cache.aset("short", "v", ttl=2)
-        assert 59_000 < redis_server.command("PTTL", f"cachekit:v1:{namespace}:k") <= 60_000
-        assert 0 < redis_server.command("PTTL", f"cachekit:v1:{namespace}:short") <= 2_000
+        assert 59_000 < redis_server.command("PTTL", f"cachekit:v2:{namespace}:k") <= 60_000
+        assert 0 < redis_server.command("PTTL", f"cachekit:v2:{namespace}:short") <= 2_000
         await cache.aclear()
 
 
@@ -168,7 +168,7 @@ async def test_stored_bytes_hold_no_credentials(
         await cache.async_add_cache({"choices": [{"text": "hi"}]}, **request)
         assert await cache.async_get_cache(**request) == {"choices": [{"text": "hi"}]}
         await cache.aset("kv", {"note": "plain value"})
-        keys = server.command("KEYS", f"cachekit:v1:{namespace}:*")  # test-side inspection
+        keys = server.command("KEYS", f"cachekit:v2:{namespace}:*")  # test-side inspection
         assert len(keys) == 2
         for key in keys:
             value = server.command("GET", key)
@@ -198,9 +198,9 @@ async def test_username_and_password_via_acl(redis_server_with_password: RedisSe
     server.command("ACL", "SETUSER", "cache-user", "on", ">user-pw", "~cachekit:*", "+@all")
     backend = RedisBackend(url=f"redis://cache-user:user-pw@{server.host}:{server.port}/0")
     try:
-        await backend.set("cachekit:v1:acl:k", b"v", 5.0)
-        assert await backend.get("cachekit:v1:acl:k") == b"v"
-        assert await backend.delete("cachekit:v1:acl:k") is True
+        await backend.set("cachekit:v2:acl:k", b"v", 5.0)
+        assert await backend.get("cachekit:v2:acl:k") == b"v"
+        assert await backend.delete("cachekit:v2:acl:k") is True
     finally:
         await backend.aclose()
         server.command("ACL", "DELUSER", "cache-user")

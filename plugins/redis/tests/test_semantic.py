@@ -89,7 +89,7 @@ async def test_forcing_the_search_module_on_plain_redis_fails_clearly(
     try:
         assert forced.index_engine == "search"
         with pytest.raises(BackendError, match=r"FT\."):
-            await forced.index(uuid.uuid4().hex, "cachekit:v1:x:k", unit_vector(1), None)
+            await forced.index(uuid.uuid4().hex, "cachekit:v2:x:k", unit_vector(1), None)
     finally:
         await forced.aclose()
 
@@ -98,7 +98,7 @@ async def test_a_lookup_is_one_script_call_and_never_scans(
     backend: RedisSemanticBackend, redis_server: RedisServer
 ) -> None:
     partition = uuid.uuid4().hex
-    await backend.index(partition, "cachekit:v1:x:k", unit_vector(1), None)
+    await backend.index(partition, "cachekit:v2:x:k", unit_vector(1), None)
     assert await backend.search(partition, unit_vector(1), 0.5) is not None  # mirror built
     before = {c: redis_server.command_calls(c) for c in ("evalsha", "scan", "hscan", "keys")}
     for _ in range(5):
@@ -116,7 +116,7 @@ async def test_reader_catches_up_after_the_stream_was_trimmed(
     partition = uuid.uuid4().hex
     reader = RedisSemanticBackend(url=redis_server.url)
     writer = RedisSemanticBackend(url=redis_server.url)
-    keys = [f"cachekit:v1:trim:{i}" for i in range(10)]
+    keys = [f"cachekit:v2:trim:{i}" for i in range(10)]
     try:
         await writer.index(partition, keys[0], unit_vector(1, dim=16), None)
         assert await reader.search(partition, unit_vector(1, dim=16), 0.9) is not None
@@ -145,14 +145,14 @@ async def test_reader_drops_a_partition_that_was_deleted_and_recreated(
     reader = RedisSemanticBackend(url=redis_server.url)
     writer = RedisSemanticBackend(url=redis_server.url)
     try:
-        await writer.index(partition, "cachekit:v1:gen:old", unit_vector(1), None)
+        await writer.index(partition, "cachekit:v2:gen:old", unit_vector(1), None)
         assert await reader.search(partition, unit_vector(1), 0.9) is not None
         redis_server.command("DEL", *writer._names(partition_id(partition), 8))
-        await writer.index(partition, "cachekit:v1:gen:new", unit_vector(0, 1), None)
+        await writer.index(partition, "cachekit:v2:gen:new", unit_vector(0, 1), None)
         assert await reader.search(partition, unit_vector(1), 0.5) is None
         match = await reader.search(partition, unit_vector(0, 1), 0.9)
         assert match is not None
-        assert match.key == "cachekit:v1:gen:new"
+        assert match.key == "cachekit:v2:gen:new"
     finally:
         await reader.aclose()
         await writer.aclose()
@@ -162,10 +162,10 @@ async def test_partition_keys_live_as_long_as_their_longest_entry(
     backend: RedisSemanticBackend, redis_server: RedisServer
 ) -> None:
     short, mixed = uuid.uuid4().hex, uuid.uuid4().hex
-    await backend.index(short, "cachekit:v1:life:a", unit_vector(1), 0.5)
-    await backend.index(short, "cachekit:v1:life:b", unit_vector(0, 1), 30.0)
-    await backend.index(mixed, "cachekit:v1:life:c", unit_vector(1), None)
-    await backend.index(mixed, "cachekit:v1:life:d", unit_vector(0, 1), 0.5)
+    await backend.index(short, "cachekit:v2:life:a", unit_vector(1), 0.5)
+    await backend.index(short, "cachekit:v2:life:b", unit_vector(0, 1), 30.0)
+    await backend.index(mixed, "cachekit:v2:life:c", unit_vector(1), None)
+    await backend.index(mixed, "cachekit:v2:life:d", unit_vector(0, 1), 0.5)
     for name in backend._names(partition_id(short), 8):
         assert 29_000 < redis_server.command("PTTL", name) <= 30_000
     for name in backend._names(partition_id(mixed), 8)[::2]:  # hash and stream
@@ -177,12 +177,12 @@ async def test_expired_entries_are_purged_from_the_server(
 ) -> None:
     partition = uuid.uuid4().hex
     await backend.index_many(
-        partition, [(f"cachekit:v1:p:{i}", unit_vector(1)) for i in range(20)], 0.2
+        partition, [(f"cachekit:v2:p:{i}", unit_vector(1)) for i in range(20)], 0.2
     )
     await anyio.sleep(0.4)
-    await backend.index(partition, "cachekit:v1:p:keep", unit_vector(0, 1), None)  # purges
+    await backend.index(partition, "cachekit:v2:p:keep", unit_vector(0, 1), None)  # purges
     h = backend._names(partition_id(partition), 8)[0]
-    assert redis_server.command("HKEYS", h) == [b"cachekit:v1:p:keep"]
+    assert redis_server.command("HKEYS", h) == [b"cachekit:v2:p:keep"]
 
 
 async def test_large_partitions_search_in_a_worker_thread(
@@ -190,19 +190,19 @@ async def test_large_partitions_search_in_a_worker_thread(
 ) -> None:
     monkeypatch.setattr(semantic_module, "_OFFLOAD_CELLS", 0)
     partition = uuid.uuid4().hex
-    await backend.index(partition, "cachekit:v1:off:k", unit_vector(1), None)
+    await backend.index(partition, "cachekit:v2:off:k", unit_vector(1), None)
     match = await backend.search(partition, unit_vector(1), 0.9)
     assert match is not None
-    assert match.key == "cachekit:v1:off:k"
+    assert match.key == "cachekit:v2:off:k"
 
 
 async def test_vectors_of_another_dimension_live_apart(backend: RedisSemanticBackend) -> None:
     partition = uuid.uuid4().hex
-    await backend.index(partition, "cachekit:v1:dim:8", unit_vector(1, dim=8), None)
-    await backend.index(partition, "cachekit:v1:dim:4", unit_vector(1, dim=4), None)
+    await backend.index(partition, "cachekit:v2:dim:8", unit_vector(1, dim=8), None)
+    await backend.index(partition, "cachekit:v2:dim:4", unit_vector(1, dim=4), None)
     small = await backend.search(partition, unit_vector(1, dim=4), 0.9)
     assert small is not None
-    assert small.key == "cachekit:v1:dim:4"
+    assert small.key == "cachekit:v2:dim:4"
 
 
 # -- options ------------------------------------------------------------------------------

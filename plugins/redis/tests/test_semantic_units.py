@@ -57,14 +57,14 @@ def test_search_command_filters_by_partition_and_asks_for_one_neighbour() -> Non
 
 
 def test_doc_keys_embed_the_entry_key() -> None:
-    assert doc_key(PREFIX, 4, "cachekit:v1:ns:completion:ab") == (
-        "cachekit:semantic:v1:doc:4:cachekit:v1:ns:completion:ab"
+    assert doc_key(PREFIX, 4, "cachekit:v2:ns:completion:ab") == (
+        "cachekit:semantic:v1:doc:4:cachekit:v2:ns:completion:ab"
     )
 
 
 def test_parse_resp2_reply() -> None:
-    reply = [1, b"cachekit:semantic:v1:doc:4:cachekit:v1:ns:k", [b"dist", b"0.25"]]
-    assert parse_search_reply(reply, PREFIX, 4) == ("cachekit:v1:ns:k", 0.75)
+    reply = [1, b"cachekit:semantic:v1:doc:4:cachekit:v2:ns:k", [b"dist", b"0.25"]]
+    assert parse_search_reply(reply, PREFIX, 4) == ("cachekit:v2:ns:k", 0.75)
 
 
 def test_parse_resp3_reply() -> None:
@@ -72,13 +72,13 @@ def test_parse_resp3_reply() -> None:
         "total_results": 1,
         "results": [
             {
-                "id": "cachekit:semantic:v1:doc:4:cachekit:v1:ns:k",
+                "id": "cachekit:semantic:v1:doc:4:cachekit:v2:ns:k",
                 "extra_attributes": {"dist": "0.1"},
             }
         ],
     }
     key, similarity = parse_search_reply(reply, PREFIX, 4) or ("", 0.0)
-    assert key == "cachekit:v1:ns:k"
+    assert key == "cachekit:v2:ns:k"
     assert similarity == pytest.approx(0.9)
 
 

@@ -16,7 +16,7 @@ L1_TTL = 2.0
 
 @pytest.fixture
 def prefix() -> str:
-    return f"cachekit:v1:l1-{uuid.uuid4().hex[:10]}:"
+    return f"cachekit:v2:l1-{uuid.uuid4().hex[:10]}:"
 
 
 @pytest.fixture
@@ -94,10 +94,10 @@ async def test_batch_read_fills_l1_from_one_mget(
 async def test_hot_entries_survive_an_outage_from_l1(fresh_redis_server: RedisServer) -> None:
     tiered = TieredBackend(LocalBackend(), RedisBackend(url=fresh_redis_server.url), 30.0)
     try:
-        await tiered.set("cachekit:v1:hot:k", b"hot", None)
+        await tiered.set("cachekit:v2:hot:k", b"hot", None)
         fresh_redis_server.kill()
-        assert await tiered.get("cachekit:v1:hot:k") == b"hot"
+        assert await tiered.get("cachekit:v2:hot:k") == b"hot"
         with pytest.raises(BackendUnavailableError):
-            await tiered.get("cachekit:v1:hot:cold")
+            await tiered.get("cachekit:v2:hot:cold")
     finally:
         await tiered.aclose()

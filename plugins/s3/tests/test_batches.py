@@ -10,7 +10,7 @@ from cachekit_s3 import S3Backend
 
 pytestmark = pytest.mark.anyio
 
-NS = "cachekit:v1:batch:"
+NS = "cachekit:v2:batch:"
 
 
 class CountingBackend(S3Backend):
@@ -80,7 +80,7 @@ async def test_clear_pages_through_listings_and_deletes_in_batches(
     backend = SmallPagesBackend(**s3_options)
     try:
         await backend.set_many({f"{NS}item-{i:02d}": b"x" for i in range(25)}, None)
-        await backend.set("cachekit:v1:other:item", b"y", None)
+        await backend.set("cachekit:v2:other:item", b"y", None)
         assert await backend.clear(NS) == 25
         assert backend.deletes == [4, 4, 2, 4, 4, 2, 4, 1]  # pages of 10, 10 and 5 keys
         assert moto_server.keys(bucket, s3_options["s3_path"] + "/") == [
@@ -114,17 +114,17 @@ async def test_clear_with_a_partial_namespace_or_raw_prefix(s3_options: dict[str
     try:
         await backend.set_many(
             {
-                "cachekit:v1:team-a:k": b"1",
-                "cachekit:v1:team-b:k": b"2",
-                "cachekit:v1:team": b"raw, no namespace",
+                "cachekit:v2:team-a:k": b"1",
+                "cachekit:v2:team-b:k": b"2",
+                "cachekit:v2:team": b"raw, no namespace",
                 "plain/key": b"raw",
                 "plain:other": b"raw",
             },
             None,
         )
-        assert await backend.clear("cachekit:v1:team-") == 2
+        assert await backend.clear("cachekit:v2:team-") == 2
         assert await backend.clear("plain") == 2
-        assert await backend.get("cachekit:v1:team") == b"raw, no namespace"
+        assert await backend.get("cachekit:v2:team") == b"raw, no namespace"
         assert await backend.clear("") == 1
     finally:
         await backend.aclose()

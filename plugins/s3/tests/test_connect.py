@@ -20,7 +20,7 @@ from cachekit_s3.testing import MotoServer
 
 pytestmark = pytest.mark.anyio
 
-KEY = "cachekit:v1:default:connect"
+KEY = "cachekit:v2:default:connect"
 
 # Run in a fresh interpreter, so that nothing is imported or built before the backend.
 COLD_PROCESS = """
@@ -42,13 +42,13 @@ async def main():
         open_pool(self, *args, **kwargs)
     aiohttp.ClientSession.__init__ = counting
     before = set(sys.modules)
-    key = "cachekit:v1:default:cold"
+    key = "cachekit:v2:default:cold"
     first_get = await backend.get(key)
     await backend.set(key, b'{"v": 1}', 60.0)
     second_get = await backend.get(key)
     deleted = await backend.delete(key)
     await backend.set(key, b"{}", None)
-    cleared = await backend.clear("cachekit:v1:default:")
+    cleared = await backend.clear("cachekit:v2:default:")
     imported = sorted(set(sys.modules) - before)
     aiohttp.ClientSession.__init__ = open_pool
     constructed_after_operations = backend._clients.constructed
@@ -100,7 +100,7 @@ async def test_connect_builds_the_client_and_operations_only_use_it(
         await backend.set_many({f"{KEY}:{i}": b"2" for i in range(5)}, None)
         assert await backend.get_many([KEY, f"{KEY}:0"]) == [b"1", b"2"]
         assert await backend.delete(KEY) is True
-        assert await backend.clear("cachekit:v1:default:") == 5
+        assert await backend.clear("cachekit:v2:default:") == 5
         assert backend._clients.constructed == 1
         assert await backend._clients.get() is client
     finally:

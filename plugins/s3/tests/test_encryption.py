@@ -15,7 +15,7 @@ from cachekit_s3.testing import MotoServer
 
 OLD = os.urandom(32)
 NEW = os.urandom(32)
-NS = "cachekit:v1:scan-tests:"
+NS = "cachekit:v2:scan-tests:"
 
 
 class TestS3Encrypted(EncryptedCacheContract):
@@ -36,11 +36,11 @@ async def test_scan_pages_through_listings_and_unescapes_keys(s3_options: dict[s
     try:
         keys = [f"{NS}item-{i:02d}" for i in range(25)] + [f"{NS}spa ce/ü:%"]
         await backend.set_many(dict.fromkeys(keys, b"x"), None)
-        await backend.set("cachekit:v1:scan-testsx:item", b"y", None)
+        await backend.set("cachekit:v2:scan-testsx:item", b"y", None)
         assert sorted([key async for key in backend.scan(NS)]) == sorted(keys)
         assert sorted([key async for key in backend.scan(NS + "item-1")]) == keys[10:20]
     finally:
-        await backend.clear("cachekit:v1:")
+        await backend.clear("cachekit:v2:")
         await backend.aclose()
 
 
@@ -53,7 +53,7 @@ async def test_rekey_keeps_the_deadline_in_the_object_metadata(
     new = Cache(type="s3", clock=clock, namespace="meta", encryption_key=NEW, **s3_options)
     try:
         await old.aset("timed", {"answer": "private"}, ttl=600)
-        object_key = new.backend.layout.object_key("cachekit:v1:meta:timed")  # type: ignore[attr-defined]
+        object_key = new.backend.layout.object_key("cachekit:v2:meta:timed")  # type: ignore[attr-defined]
         s3 = moto_server.boto3()
         before = s3.head_object(Bucket=bucket, Key=object_key)["Metadata"]
         clock.advance(100)

@@ -66,7 +66,7 @@ async def test_object_keys_are_s3_path_namespace_and_escaped_key(
     )
     layout = cache.backend.layout
     assert (
-        layout.core_key(f"{path}/team-a/user.42!2Fprofile") == "cachekit:v1:team-a:user:42/profile"
+        layout.core_key(f"{path}/team-a/user.42!2Fprofile") == "cachekit:v2:team-a:user:42/profile"
     )
 
 
@@ -91,12 +91,12 @@ async def test_expiry_is_written_as_metadata_and_expires_header_and_enforced_on_
     cache = make_cache(clock=clock)
     await cache.aset("short", "v", ttl=0.5)
     await cache.aset("forever", "v")
-    object_key = cache.backend.layout.object_key("cachekit:v1:default:short")
+    object_key = cache.backend.layout.object_key("cachekit:v2:default:short")
     head = moto_server.boto3().head_object(Bucket=bucket, Key=object_key)
     deadline = float(head["Metadata"][EXPIRES_METADATA])
     assert deadline == pytest.approx(clock() + 0.5, abs=1e-6)
     assert head["Expires"] == datetime.fromtimestamp(int(deadline), UTC)
-    forever = cache.backend.layout.object_key("cachekit:v1:default:forever")
+    forever = cache.backend.layout.object_key("cachekit:v2:default:forever")
     assert (
         EXPIRES_METADATA
         not in moto_server.boto3().head_object(Bucket=bucket, Key=forever)["Metadata"]
@@ -105,8 +105,8 @@ async def test_expiry_is_written_as_metadata_and_expires_header_and_enforced_on_
     assert await cache.aget("short") == "v"
     clock.advance(0.7)
     assert await cache.aget("short") is None
-    assert await cache.backend.get("cachekit:v1:default:short") is None  # the backend itself
-    assert await cache.backend.delete("cachekit:v1:default:short") is False  # expired = absent
+    assert await cache.backend.get("cachekit:v2:default:short") is None  # the backend itself
+    assert await cache.backend.delete("cachekit:v2:default:short") is False  # expired = absent
     assert await cache.aget("forever") == "v"
 
 
@@ -118,7 +118,7 @@ async def test_corrupted_object_is_a_miss_and_an_error_event(
     await cache.aset("k", {"v": 1})
     await cache.async_add_cache(ANSWER, **REQUEST)
     layout = cache.backend.layout
-    for core_key in ("cachekit:v1:default:k", cache.get_cache_key(**REQUEST)):
+    for core_key in ("cachekit:v2:default:k", cache.get_cache_key(**REQUEST)):
         moto_server.boto3().put_object(Bucket=bucket, Key=layout.object_key(core_key), Body=garbage)
 
     assert await cache.aget("k") is None

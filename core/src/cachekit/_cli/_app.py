@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument(
         "key",
         metavar="KEY",
-        help="a key of the namespace, or a full key (cachekit:v1:…) as get_cache_key returns",
+        help="a key of the namespace, or a full key (cachekit:v2:…) as get_cache_key returns",
     )
     delete = add("delete", run_delete, "remove the entry stored under KEY", store)
     delete.add_argument("key", metavar="KEY", help="a key of the namespace, or a full key")

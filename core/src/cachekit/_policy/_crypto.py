@@ -13,7 +13,7 @@ semantic. Stored format::
     20      n + 16 AES-256-GCM ciphertext of the n entry bytes, then the 16-byte tag
 
 The associated data is the first 8 bytes (magic and key id) followed by the UTF-8
-storage key (``cachekit:v1:<namespace>:…``): bytes copied under another key or
+storage key (``cachekit:v2:<namespace>:…``): bytes copied under another key or
 namespace do not decrypt. Writes use the first key; reads pick the key named by the
 key id, so entries written with an older listed key still read during a rotation.
 The key id is a short hash of the key (it identifies, it cannot reveal, a random

@@ -1,6 +1,6 @@
 """Cache keys for LLM requests: canonical, delimited, namespaced, versioned.
 
-A key is ``cachekit:v1:<namespace>:<family>:<sha256>``. The digest covers the
+A key is ``cachekit:v2:<namespace>:<family>:<sha256>``. The digest covers the
 call family and every request parameter except a deny-list of transport,
 credential and bookkeeping parameters: an unknown (new) provider parameter is
 always part of the key, because a cache that drops a parameter which changes the

@@ -1,4 +1,4 @@
-"""Namespaces and storage keys: the ``cachekit:v1:<namespace>:`` prefix every entry
+"""Namespaces and storage keys: the ``cachekit:v2:<namespace>:`` prefix every entry
 lives under, and the checks a caller-given key passes before any I/O."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = [
     "validate_namespace",
 ]
 
-FORMAT_VERSION = "v1"
+FORMAT_VERSION = "v2"
 KEY_PREFIX = f"cachekit:{FORMAT_VERSION}:"
 DEFAULT_NAMESPACE = "default"
 
@@ -45,7 +45,7 @@ MAX_KEY_BYTES = 1000
 def storage_key(key: object, namespace: str) -> str:
     """The full storage key of a caller-given ``key`` inside ``namespace``.
 
-    A key that already is a full key (``cachekit:v1:…``) is accepted only inside
+    A key that already is a full key (``cachekit:v2:…``) is accepted only inside
     ``namespace``: a namespaced cache never reads or deletes another namespace's
     entries. Keys are checked before any I/O (``ConfigurationError``): non-empty text
     that encodes as UTF-8 (no lone surrogates), at most :data:`MAX_KEY_BYTES` in all.

@@ -52,7 +52,7 @@ class BackendContract:
 
     @pytest.fixture
     async def prefix(self, backend: AsyncBackend) -> AsyncIterator[str]:
-        value = f"cachekit:v1:contract-{uuid.uuid4().hex[:12]}:"
+        value = f"cachekit:v2:contract-{uuid.uuid4().hex[:12]}:"
         yield value
         await backend.clear(value)
 
@@ -191,7 +191,7 @@ class BackendContract:
     @pytest.mark.anyio
     async def test_aclose_is_idempotent(self, make_backend: Callable[[], AsyncBackend]) -> None:
         instance = make_backend()
-        key = f"cachekit:v1:contract-{uuid.uuid4().hex[:12]}:k"
+        key = f"cachekit:v2:contract-{uuid.uuid4().hex[:12]}:k"
         await instance.set(key, b"v", None)
         assert await instance.get(key) == b"v"
         await instance.delete(key)

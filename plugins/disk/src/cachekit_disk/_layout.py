@@ -6,7 +6,7 @@
       .cachekit-disk              lock file; holds the shared size counter
       .cachekit-disk-evict        lock file held by the one process evicting
       .owners/<token>             one marker per writing store, flocked while it lives
-      <namespace>/<xx>/<sha256>   entries of keys ``cachekit:v1:<namespace>:…``
+      <namespace>/<xx>/<sha256>   entries of keys ``cachekit:v2:<namespace>:…``
       @<base32 name>/<xx>/<sha256>  the same for namespaces that are not safe as a
                                   directory name everywhere (upper case, a leading
                                   dot, dash or underscore, Windows device names)
@@ -46,7 +46,7 @@ __all__ = [
     "is_entry_name",
 ]
 
-KEY_PREFIX = "cachekit:v1:"
+KEY_PREFIX = "cachekit:v2:"
 TREE_NAME = "disk-v1"
 _NS_START = len(KEY_PREFIX)
 _SEP = os.sep
@@ -103,7 +103,7 @@ def namespace_of_dir(name: str) -> str | None:
 
 
 def split_key(key: str) -> tuple[str | None, str]:
-    """``cachekit:v1:<ns>:<rest>`` → ``(ns, rest)``; any other key → ``(None, key)``."""
+    """``cachekit:v2:<ns>:<rest>`` → ``(ns, rest)``; any other key → ``(None, key)``."""
     if key.startswith(KEY_PREFIX):
         rest = key[len(KEY_PREFIX) :]
         end = rest.find(":")

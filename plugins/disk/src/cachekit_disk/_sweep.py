@@ -163,7 +163,7 @@ class Sweeper:
         for group, group_namespace in list(store.layout.group_dirs()):
             if group_namespace is None:
                 removed += self._clear_matching(group, prefix)
-            elif f"cachekit:v1:{group_namespace}:".startswith(prefix):
+            elif f"cachekit:v2:{group_namespace}:".startswith(prefix):
                 removed += reaper.clear_group(group)
         return removed
 

@@ -60,7 +60,7 @@ __all__ = ["DEFAULT_SEMANTIC_PREFIX", "RedisSemanticBackend", "partition_id"]
 
 Engine = Literal["mirror", "search"]
 
-#: Where the index keys live; apart from the entries (``cachekit:v1:…``), so
+#: Where the index keys live; apart from the entries (``cachekit:v2:…``), so
 #: clearing a namespace never removes a partition's bookkeeping by accident.
 DEFAULT_SEMANTIC_PREFIX = "cachekit:semantic:v1:"
 _ENGINES = ("auto", "mirror", "search")

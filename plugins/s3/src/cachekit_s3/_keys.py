@@ -1,13 +1,13 @@
 """Core keys ↔ S3 object keys: reversible, S3-safe and prefix-preserving.
 
-The core hands the backend keys such as ``cachekit:v1:<namespace>:<family>:<sha256>``
-or ``cachekit:v1:<namespace>:<user-key>``, and ``clear`` prefixes such as
-``cachekit:v1:<namespace>:``. They are stored as::
+The core hands the backend keys such as ``cachekit:v2:<namespace>:<family>:<sha256>``
+or ``cachekit:v2:<namespace>:<user-key>``, and ``clear`` prefixes such as
+``cachekit:v2:<namespace>:``. They are stored as::
 
     <s3_path>/<namespace>/<rest>          e.g. llm-cache/default/completion.9f86d0…
 
-``<rest>`` is the part of the key after ``cachekit:v1:<namespace>:``, escaped. Keys
-that do not start with ``cachekit:v1:`` (the backend used on its own) go to
+``<rest>`` is the part of the key after ``cachekit:v2:<namespace>:``, escaped. Keys
+that do not start with ``cachekit:v2:`` (the backend used on its own) go to
 ``<s3_path>/!raw/<escaped key>``.
 
 Escaping works character by character, so the escape of a prefix is a prefix of
@@ -39,7 +39,7 @@ __all__ = ["MAX_KEY_BYTES", "RAW_SEGMENT", "KeyLayout", "escape_namespace", "esc
 
 #: S3's limit on an object key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1024
-#: The first segment under ``s3_path`` for keys without the ``cachekit:v1:`` prefix.
+#: The first segment under ``s3_path`` for keys without the ``cachekit:v2:`` prefix.
 RAW_SEGMENT = "!raw"
 #: The segment standing for an empty namespace or rest.
 _EMPTY = "!"
@@ -173,7 +173,7 @@ class KeyLayout:
         base = self.base
         if prefix.startswith(KEY_PREFIX):
             namespace, sep, rest = prefix[_PREFIX_LEN:].partition(":")
-            if not sep:  # a partial namespace: raw keys such as "cachekit:v1:x" may match too
+            if not sep:  # a partial namespace: raw keys such as "cachekit:v2:x" may match too
                 return base
             return f"{base}{escape_namespace(namespace) or _EMPTY}/{escape_rest(rest)}"
         if KEY_PREFIX.startswith(prefix):
