@@ -1,7 +1,10 @@
 """Cache-key derivation for a chat completion request (~1 KB and ~20 KB).
 
 Two messages (system + user): LiteLLM skips caching above ``max_messages=4``, so the
-payloads stay under it for a like-for-like comparison.
+payloads stay under it for a like-for-like comparison. The floor (issue 17) is
+``sha256(orjson.dumps(kwargs, OPT_SORT_KEYS))``: what canonical bytes plus a digest
+cost at the speed of the machine; the stdlib ``json`` version is shown for reference.
+Targets: ≤ 1.5x / ≤ 1.1x the floor at 1 KB / 20 KB, and ≥ 3x faster than LiteLLM.
 """
 
 from __future__ import annotations
@@ -49,11 +52,22 @@ def floor_key(kwargs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(kwargs, sort_keys=True).encode()).hexdigest()
 
 
+def orjson_floor_key(kwargs: dict[str, Any]) -> str:
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(kwargs, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def _build(size: int) -> Any:
     def build(ctx: Ctx) -> None:
         kwargs = request_kwargs(size)
 
-        ctx.add("sha256(json.dumps(sort_keys=True))", lambda: lambda: floor_key(kwargs), floor=True)
+        ctx.add(
+            "sha256(orjson.dumps(OPT_SORT_KEYS))",
+            lambda: lambda: orjson_floor_key(kwargs),
+            floor=True,
+        )
+        ctx.add("sha256(json.dumps(sort_keys=True))", lambda: lambda: floor_key(kwargs))
 
         def cachekit_op() -> Op:
             from cachekit import Cache
@@ -77,7 +91,7 @@ WORKLOADS = [
     Workload(
         f"key derivation, {label} messages",
         build=_build(size),
-        target=Target("≤ 1.0x floor", ratio_max=1.0),
+        target=Target(f"≤ {ratio:g}x floor", ratio_max=ratio),
     )
-    for label, size in (("1 KB", 1024), ("20 KB", 20 * 1024))
+    for label, size, ratio in (("1 KB", 1024, 1.5), ("20 KB", 20 * 1024, 1.1))
 ]

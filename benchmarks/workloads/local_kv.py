@@ -1,9 +1,11 @@
-"""In-process key-value get hit on a small JSON value.
+"""In-process key-value get hit on a ~1 KB JSON value.
 
 cachekit's ``local`` backend stores serialised bytes and returns a fresh object on
 every hit (DESIGN.md); the memory peers below store the Python object and hand back
-the same object, so the second floor (dict get + ``json.loads``) is the like-for-like
-lower bound for cachekit, the first one the absolute one.
+the same object. The floor (issue 17) is ``dict`` get + ``orjson.loads`` — the
+like-for-like lower bound for a cache that returns fresh objects; a bare ``dict`` get
+(what the shared-object peers pay) is shown for reference. Target: ≤ 1.5x the floor,
+and faster than LiteLLM's ``InMemoryCache``, cashews and aiocache.
 """
 
 from __future__ import annotations
@@ -21,23 +23,26 @@ VALUE: dict[str, Any] = {
     "id": "chatcmpl-bench-0001",
     "model": "gpt-4o-mini",
     "content": "The cached answer to a repeated question, about one hundred characters "
-    "long, give or take a few.",
+    "long, give or take a few. " * 9,
     "tokens": 27,
 }
 _SHARED = "returns the stored object (no copy)"
 
 
 def build(ctx: Ctx) -> None:
+    import orjson
+
     store: dict[str, Any] = {KEY: VALUE}
-    ctx.add("dict get", lambda: lambda: store[KEY], floor=True, expect=VALUE)
+    ctx.add("dict get", lambda: lambda: store[KEY], expect=VALUE)
 
     blobs: dict[str, bytes] = {KEY: json.dumps(VALUE).encode()}
     ctx.add(
-        "dict get + json.loads",
-        lambda: lambda: json.loads(blobs[KEY]),
-        reference=True,
+        "dict get + orjson.loads",
+        lambda: lambda: orjson.loads(blobs[KEY]),
+        floor=True,
         expect=VALUE,
     )
+    ctx.add("dict get + json.loads", lambda: lambda: json.loads(blobs[KEY]), expect=VALUE)
 
     def cachekit_async() -> Op:
         from cachekit import Cache
@@ -119,8 +124,8 @@ def build(ctx: Ctx) -> None:
 
 WORKLOADS = [
     Workload(
-        "local get hit (small JSON)",
+        "local get hit (1 KB JSON)",
         build=build,
-        target=Target("≤ 2 µs median", median_max=2_000),
+        target=Target("≤ 1.5x floor", ratio_max=1.5),
     )
 ]

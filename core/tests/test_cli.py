@@ -122,7 +122,7 @@ def test_console_script_is_installed() -> None:
     assert script.value == "cachekit._cli:main"
     exe = Path(sys.executable).with_name("cachekit")
     done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == f"cachekit {metadata.version('cachekit')}"
+    assert done.stdout.strip() == f"cachekit {metadata.version('cachekit-core')}"
 
 
 def test_json_flag_goes_before_or_after_the_command() -> None:
@@ -145,8 +145,8 @@ def test_backends_lists_the_builtin_local_backend_with_its_distribution() -> Non
     local = next(b for b in doc["backends"] if b["name"] == "local")
     assert local == {
         "name": "local",
-        "distribution": "cachekit",
-        "version": metadata.version("cachekit"),
+        "distribution": "cachekit-core",
+        "version": metadata.version("cachekit-core"),
         "plugin": "cachekit._storage._local",
     }
     human = cli("backends").stdout
@@ -160,7 +160,7 @@ def test_backends_lists_entry_point_plugins_and_their_distribution() -> None:
     dists = {ep.name: ep.dist for ep in metadata.entry_points(group="cachekit")}
     for backend in doc["backends"]:
         if backend["plugin"].startswith("cachekit._"):  # the core's built-in plugins
-            assert backend["distribution"] == "cachekit"
+            assert backend["distribution"] == "cachekit-core"
             continue
         # Every other type comes from an installed entry point, named with its distribution.
         dist = dists[backend["plugin"]]
@@ -242,7 +242,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], needles: list[str]) -
 
 
 def test_missing_plugin_says_what_to_pip_install() -> None:
-    # A hermetic manager (no entry points) has only `local`, as after `pip install cachekit`.
+    # A hermetic manager (no entry points) has only `local`, as after `pip install cachekit-core`.
     env = {"CACHEKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
     for url, package in (
         ("redis://127.0.0.1:1/0", "cachekit-redis"),
@@ -313,7 +313,7 @@ def test_stats_on_local_is_honest_about_a_fresh_process() -> None:
     code, doc = cli_json("--url", "local://", "stats")
     assert code == 0
     assert doc["backend"] == "local"
-    assert doc["distribution"] == "cachekit"
+    assert doc["distribution"] == "cachekit-core"
     assert doc["reachable"] is True
     assert doc["entries"] == 0
     assert "one process" in doc["entries_note"]

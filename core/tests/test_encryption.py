@@ -180,7 +180,7 @@ def test_without_cryptography_the_error_names_the_extra() -> None:
             print(exc)
         """
     )
-    assert 'pip install "cachekit[encryption]"' in done.stdout, done.stderr
+    assert 'pip install "cachekit-core[encryption]"' in done.stdout, done.stderr
 
 
 # -- semantic entries ------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_local_is_registered_through_the_hook(pm: pluggy.PluginManager) -> None:
     registry = backend_registry(pm)
     assert registry["local"].factory is LocalBackend
     assert registry["local"].plugin == "cachekit._storage._local"
-    assert registry["local"].distribution == "cachekit"
+    assert registry["local"].distribution == "cachekit-core"
 
 
 def test_unknown_type_lists_installed_and_hints_the_package(pm: pluggy.PluginManager) -> None:

@@ -77,7 +77,7 @@ class Cache:
     ``embedder`` and ``redis_semantic_cache_embedding_model`` /
     ``qdrant_semantic_cache_embedding_model``.
 
-    Encryption at rest (``pip install "cachekit[encryption]"``): ``encryption_key``
+    Encryption at rest (``pip install "cachekit-core[encryption]"``): ``encryption_key``
     (32 bytes, or base64 text) or ``encryption_keys=[current, *older]`` encrypt every
     stored entry with AES-256-GCM bound to its storage key; writes use the first key,
     reads any listed one. Either may be a zero-argument callable returning the key(s)

@@ -40,7 +40,7 @@ logger = logging.getLogger("cachekit")
 AUTOLOAD_ENV = "CACHEKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 #: The core's own distribution name (the PyPI name ``cachekit`` belongs to another project).
-CORE_DISTRIBUTION = "cachekit"
+CORE_DISTRIBUTION = "cachekit-core"
 
 #: Plugins that ship inside the core and register through the public hooks.
 DEFAULT_PLUGINS = (

@@ -32,8 +32,8 @@ __all__ = [
 
 #: Backend types published by the cachekit project, for the "pip install" hint.
 KNOWN_PACKAGES = {
-    "local": "cachekit",
-    "local-semantic": "cachekit",
+    "local": "cachekit-core",
+    "local-semantic": "cachekit-core",
     "redis": "cachekit-redis",
     "redis-semantic": "cachekit-redis",
     "s3": "cachekit-s3",

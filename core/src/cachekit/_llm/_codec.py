@@ -36,8 +36,21 @@ __all__ = ["STREAM_META", "Codec", "mark_hit"]
 STREAM_META = "stream"
 
 
+#: Per class: can its instances carry LiteLLM's ``_hidden_params``? (Asked once per
+#: class: a missing attribute on a pydantic object costs a slow ``__getattr__``.)
+_HIDDEN_PARAMS: dict[type, bool] = {}
+
+
 def mark_hit(obj: Any) -> Any:
     """Set LiteLLM's ``_hidden_params["cache_hit"]`` on an object that has them."""
+    cls = type(obj)
+    has = _HIDDEN_PARAMS.get(cls)
+    if has is None:
+        has = _HIDDEN_PARAMS[cls] = "_hidden_params" in getattr(
+            cls, "__private_attributes__", ()
+        ) or hasattr(cls, "_hidden_params")
+    if not has:
+        return obj
     hidden = getattr(obj, "_hidden_params", None)
     if isinstance(hidden, dict):
         with contextlib.suppress(Exception):  # a frozen object: leave it

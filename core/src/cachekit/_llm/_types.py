@@ -175,6 +175,7 @@ class TypeChoice:
         return {cls.__module__ for cls in self.types}
 
 
+@functools.lru_cache(maxsize=256)
 def _free_parameter(cls: type) -> Any:
     """The type variable a generic model is parametrised with (``X[T]``, ``X`` of
     ``Generic[T]``), or ``None``."""

@@ -66,7 +66,9 @@ _BODY = _HEAD + _NONCE_BYTES  # 20: where the ciphertext starts
 _MIN_SIZE = _BODY + _TAG_BYTES
 _ID_LABEL = b"cachekit/key-id/v1\x00"
 
-INSTALL_HINT = 'encryption needs the "cryptography" package: pip install "cachekit[encryption]"'
+INSTALL_HINT = (
+    'encryption needs the "cryptography" package: pip install "cachekit-core[encryption]"'
+)
 
 _urandom = os.urandom
 
