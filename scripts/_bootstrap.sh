@@ -2,6 +2,7 @@
 # virtual environments, find (or install) uv. Assumes only Python 3.11+ and access to
 # PyPI: it works whatever the PEP 668 ("externally managed") status of the system
 # Python, because it never installs into that Python, only into venvs of its own.
+# Installers write to stderr, so that stdout is the command's own.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
@@ -28,13 +29,18 @@ find_python() {
 make_venv() {
   local dir="$1"
   say "creating the virtual environment $dir ($PYTHON -m venv)"
-  if "$PYTHON" -m venv "$dir" 2>/dev/null; then return; fi
+  local failure
+  if failure="$("$PYTHON" -m venv "$dir" 2>&1)"; then return; fi
+  case "$failure" in
+    *ensurepip*) ;;
+    *) printf '%s\n' "$failure" >&2 && say "could not create $dir" && exit 1 ;;
+  esac
   say "ensurepip is missing (Debian/Ubuntu without python3-venv): creating $dir without pip"
   rm -rf "$dir"
-  "$PYTHON" -m venv --without-pip "$dir"
+  "$PYTHON" -m venv --without-pip "$dir" >&2
   if "$PYTHON" -m pip --version >/dev/null 2>&1; then
     say "installing pip into $dir with the system's pip (pip --python $dir/bin/python)"
-    "$PYTHON" -m pip --python "$dir/bin/python" install --disable-pip-version-check pip
+    "$PYTHON" -m pip --python "$dir/bin/python" install --disable-pip-version-check pip >&2
   else
     say "no pip anywhere: downloading pip's wheel from PyPI and installing pip with it"
     local wheel
@@ -49,7 +55,7 @@ urllib.request.urlretrieve(url, path)
 print(path)
 PY
 )"
-    "$dir/bin/python" "$wheel/pip" install --disable-pip-version-check "$wheel"
+    "$dir/bin/python" "$wheel/pip" install --disable-pip-version-check "$wheel" >&2
     rm -f "$wheel"
   fi
 }
@@ -67,7 +73,7 @@ find_uv() {
     if [ ! -x "$ROOT/.bootstrap/uv/bin/uv" ]; then
       say "uv is not installed: installing it with pip into a private venv, .bootstrap/uv/"
       make_venv "$ROOT/.bootstrap/uv"
-      "$ROOT/.bootstrap/uv/bin/python" -m pip install --disable-pip-version-check --progress-bar off uv
+      "$ROOT/.bootstrap/uv/bin/python" -m pip install --disable-pip-version-check --progress-bar off uv >&2
     fi
     mkdir -p "$ROOT/.bootstrap/bin"
     ln -sf "$ROOT/.bootstrap/uv/bin/uv" "$ROOT/.bootstrap/bin/uv"
@@ -79,4 +85,17 @@ find_uv() {
 
 uv_sync() {
   "${UV[@]}" sync --all-packages --locked "$@"
+}
+
+# selects_tests ARGS...: do these pytest arguments select tests? A path or node id
+# (tests/x.py::test_y) or the value of -k/-m does; options alone (-x, --tb short) do not.
+selects_tests() {
+  local previous="" arg
+  for arg in "$@"; do
+    if [ "$previous" = "-k" ] || [ "$previous" = "-m" ] || [ -e "${arg%%::*}" ]; then
+      return 0
+    fi
+    previous="$arg"
+  done
+  return 1
 }

@@ -17,16 +17,16 @@ else
   rm -rf "$VENV"
   if command -v uv >/dev/null 2>&1; then
     say "creating .demo-venv/ with uv ($(uv --version))"
-    uv venv --python "$PYTHON" "$VENV"
+    uv venv --python "$PYTHON" "$VENV" >&2
     say "installing cachekit-core from ./core (editable) and its dependencies with uv"
-    uv pip install --python "$VENV/bin/python" -e "$ROOT/core"
+    uv pip install --python "$VENV/bin/python" -e "$ROOT/core" >&2
   else
     make_venv "$VENV"
     say "installing cachekit-core from ./core (editable) and its dependencies with pip"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e "$ROOT/core"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e "$ROOT/core" >&2
   fi
   printf '%s' "$WANT" >"$STAMP"
 fi
 
-say "running: cachekit demo $*"
+say "running: cachekit demo${*:+ $*}"
 exec "$VENV/bin/cachekit" demo "$@"

@@ -19,18 +19,7 @@ uv_sync
 
 run() { "${UV[@]}" run --no-sync "$@"; }
 
-# Do the arguments select tests? A path or node id (tests/x.py::test_y), or the value of
-# -k/-m. Options alone (-x, --tb short) run everything, so lint and types run too.
-selects_tests=false
-previous=""
-for arg in "$@"; do
-  if [ "$previous" = "-k" ] || [ "$previous" = "-m" ] || [ -e "${arg%%::*}" ]; then
-    selects_tests=true
-  fi
-  previous="$arg"
-done
-
-if $selects_tests; then
+if selects_tests "$@"; then
   say "skipping ruff and mypy: the arguments select tests (run with no arguments for the full check)"
 else
   say "ruff (lint and format)"

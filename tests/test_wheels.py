@@ -15,10 +15,7 @@ through the uv cache):
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -30,7 +27,8 @@ import pytest
 from cachekit import backend_registry, build_plugin_manager
 from cachekit_redis.testing import RedisServer
 
-ROOT = Path(__file__).resolve().parents[1]
+from ._packaging import ROOT, run, uv
+
 #: Distribution → the import package whose ``__init__.py`` holds its version.
 PACKAGES = {
     "cachekit-core": "core/src/cachekit",
@@ -42,37 +40,6 @@ PACKAGES = {
 }
 #: What an sdist may hold besides its package's ``src/`` tree.
 SDIST_FILES = {"PKG-INFO", "pyproject.toml", "README.md", "LICENSE", ".gitignore"}
-
-
-def uv() -> list[str]:
-    """The uv command: on PATH (``scripts/test.sh`` puts it there), or ``python3 -m uv``."""
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    python = shutil.which("python3")
-    if python and subprocess.run([python, "-m", "uv", "--version"], check=False).returncode == 0:
-        return [python, "-m", "uv"]
-    pytest.fail("uv is needed to build and install the wheels: run `bash scripts/test.sh`")
-
-
-def clean_env() -> dict[str, str]:
-    """The environment minus anything that would point a process at the workspace."""
-    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT", "CACHEKIT_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
-def run(*argv: str | Path, cwd: Path = ROOT) -> str:
-    done = subprocess.run(
-        [str(a) for a in argv],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, f"{argv} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +127,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 def test_installed_backends_lists_local_and_redis(redis_venv: Path) -> None:
-    listing = run(redis_venv.parent / "cachekit", "backends", cwd=redis_venv.parent)
+    listing = run(redis_venv.parent / "cachekit", "backends", cwd=redis_venv.parent).stdout
     rows = {line.split()[0]: line.split()[1:3] for line in listing.splitlines()[1:] if line}
     assert rows["local"] == ["cachekit-core", "0.1.0"]
     assert rows["redis"] == ["cachekit-redis", "0.1.0"]
@@ -179,7 +146,7 @@ def test_installed_redis_round_trip(redis_venv: Path, redis_server: RedisServer)
         "    assert cache.clear() == 1\n"
         "print('numpy' in sys.modules)\n"
     )
-    assert run(redis_venv, "-c", code, cwd=redis_venv.parent).strip() == "False"
+    assert run(redis_venv, "-c", code, cwd=redis_venv.parent).stdout.strip() == "False"
     assert redis_server.command("DBSIZE") == 0  # cleared on the server, not just locally
 
 
@@ -198,8 +165,8 @@ def test_core_alone_imports_and_names_the_redis_package(
         "except UnknownBackendError as exc:\n"
         "    print(exc)\n"
     )
-    assert "pip install cachekit-redis" in run(python, "-c", code, cwd=python.parent)
-    listing = run(python.parent / "cachekit", "backends", cwd=python.parent)
+    assert "pip install cachekit-redis" in run(python, "-c", code, cwd=python.parent).stdout
+    listing = run(python.parent / "cachekit", "backends", cwd=python.parent).stdout
     rows = {line.split()[0]: line for line in listing.splitlines()[1:] if line.strip()}
     assert "cachekit-core" in rows["local"]
     assert "pip install cachekit-redis" in rows["redis"]  # known, not installed
