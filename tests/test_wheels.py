@@ -86,6 +86,7 @@ def test_wheel_carries_license_and_metadata(dist: Path, distribution: str) -> No
         assert "MIT License" in archive.read(f"{info}/licenses/LICENSE").decode()
         meta = archive.read(f"{info}/METADATA").decode()
     assert "License-Expression: MIT" in meta
+    assert "Classifier: License ::" not in meta  # PEP 639: the expression replaces it
     for version in ("3.11", "3.12", "3.13"):
         assert f"Classifier: Programming Language :: Python :: {version}" in meta
     assert "Classifier: Typing :: Typed" in meta
