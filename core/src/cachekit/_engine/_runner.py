@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
+    import concurrent.futures
 
 from cachekit._engine._events import INLINE
 
-__all__ = ["run_inline", "run_on_loop_thread"]
+__all__ = ["run_inline", "run_on_loop_thread", "submit_to_loop_thread"]
 
 T = TypeVar("T")
 
@@ -56,6 +57,16 @@ class _LoopThread:
                     self._loop = loop
         return loop
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the loop thread without waiting for it."""
+        import asyncio
+
+        ctx = contextvars.copy_context()  # as in run(): no "current async library"
+        sniffio = sys.modules.get("sniffio")
+        if sniffio is not None:
+            ctx.run(sniffio.current_async_library_cvar.set, None)
+        return ctx.run(asyncio.run_coroutine_threadsafe, coro, self.loop())
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         import asyncio
 
@@ -83,6 +94,11 @@ _loop_thread = _LoopThread()
 def run_on_loop_thread(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the shared loop thread and block until it finishes."""
     return _loop_thread.run(coro)
+
+
+def submit_to_loop_thread(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start ``coro`` on the shared loop thread (background work); return its future."""
+    return _loop_thread.submit(coro)
 
 
 async def _await(awaitable: Awaitable[T]) -> T:
