@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -58,6 +59,8 @@ FLUSH_INTERVAL = 1.0
 _CLOSE_GRACE = 5.0
 
 _PROCESS_TOKEN = uuid.uuid4().hex[:8]
+
+logger = logging.getLogger("cachekit")
 
 
 def stats_prefix(namespace: str | None = None) -> str:
@@ -103,6 +106,7 @@ class SharedStats:
         #: Snapshots written so far (each is one backend write).
         self.flushes = 0
         self.closed = False
+        self._warned = False
 
     def tick(self) -> None:
         """Called after each counted lookup: start a background flush when one is due."""
@@ -160,8 +164,23 @@ class SharedStats:
             self._written = activity
 
     def _failed(self, exc: BaseException) -> None:
+        """Count a failed write; the first one per cache also logs one WARNING."""
         self._engine.stats.errors += 1
-        self._engine.failures.report(exc, "shared_stats")
+        if self._warned:
+            logger.debug("cachekit shared counters: write failed: %s: %s", type(exc).__name__, exc)
+            return
+        self._warned = True
+        logger.warning(
+            "cachekit %s cache: its shared counters could not be written to the backend "
+            "(cache.stats() still counts this process; `cachekit stats` lacks its counts "
+            "until a write succeeds; cached calls are not affected). Fix: check that the "
+            "backend accepts writes under %s keys. Error: %s: %s (further failures are "
+            "counted in stats().errors, not logged)",
+            self._engine.name,
+            STATS_PREFIX,
+            type(exc).__name__,
+            exc,
+        )
 
     async def idle(self) -> None:
         """Wait until no background flush is running (tests; ``close``)."""
