@@ -118,7 +118,7 @@ def _tally_cells(row: dict[str, Any]) -> list[object]:
         row.get("misses", 0),
         f"{row.get('hit_ratio', 0.0):.2f}",
         row.get("tokens_saved", 0),
-        "-" if cost is None else f"${cost:.4f}",
+        "-" if cost is None else (f"${cost:,.2f}" if cost >= 1 else f"${cost:.6f}"),
         format_seconds(row.get("latency_saved_s", 0.0)),
     ]
 
