@@ -204,3 +204,19 @@ def test_the_sync_face_writes_its_final_snapshot_on_close(server: RedisServer) -
     cache.close()
     doc = orjson.loads(server.client().get(shared.key))
     assert (doc["hits"], doc["misses"], doc["namespace"]) == (7, 1, "sync-face")
+
+
+async def test_without_a_namespace_stats_shows_every_namespace(server: RedisServer) -> None:
+    for namespace, hits in (("team-a", 2), ("team-b", 5)):
+        async with Cache.from_url(server.url, namespace=namespace, shared_stats=True) as cache:
+            await cache.aset("k", namespace)
+            for _ in range(hits):
+                assert await cache.aget("k") == namespace
+    doc = _cli("--url", server.url, "stats")
+    assert doc["scope"] == "all namespaces"
+    assert (doc["counters"]["hits"], doc["counters"]["writers"]) == (7, 2)
+    rows = doc["namespaces"]
+    assert (rows["team-a"]["hits"], rows["team-a"]["entries"]) == (2, 1)
+    assert (rows["team-b"]["hits"], rows["team-b"]["entries"]) == (5, 1)
+    assert rows["default"]["entries"] == 0  # the CLI's own namespace, with nothing in it
+    assert "hits" not in rows["default"]  # no cache of it counted anything
