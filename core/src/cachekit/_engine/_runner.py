@@ -61,7 +61,10 @@ class _LoopThread:
         """Start ``coro`` on the loop thread without waiting for it."""
         import asyncio
 
-        ctx = contextvars.copy_context()  # as in run(): no "current async library"
+        # Run in a copy of the caller's context (so context variables such as the
+        # override guard carry over) minus sniffio's "current async library", which
+        # would make anyio on this asyncio loop think it is running under trio.
+        ctx = contextvars.copy_context()
         sniffio = sys.modules.get("sniffio")
         if sniffio is not None:
             ctx.run(sniffio.current_async_library_cvar.set, None)
@@ -78,14 +81,7 @@ class _LoopThread:
         if running is loop:
             coro.close()
             raise RuntimeError("cachekit's sync API cannot be called from its own loop thread")
-        # Run in a copy of the caller's context (so context variables such as the
-        # override guard carry over) minus sniffio's "current async library", which
-        # would make anyio on this asyncio loop think it is running under trio.
-        ctx = contextvars.copy_context()
-        sniffio = sys.modules.get("sniffio")
-        if sniffio is not None:
-            ctx.run(sniffio.current_async_library_cvar.set, None)
-        return ctx.run(asyncio.run_coroutine_threadsafe, coro, loop).result()
+        return self.submit(coro).result()
 
 
 _loop_thread = _LoopThread()
