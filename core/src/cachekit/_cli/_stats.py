@@ -56,11 +56,12 @@ def _no_counters_note(cache: Cache) -> str:
     )
 
 
-def _counters_note(totals: SharedTotals) -> str:
+def _counters_note(totals: SharedTotals, only: str | None) -> str:
     if not totals.writers:
+        scope = "" if only is None else f" of namespace {only!r}"
         return (
-            "no shared counters yet: no cache with shared_stats=True has written to this "
-            "store (they write at most once a second, and when closed)"
+            f"no shared counters yet: no cache{scope} with shared_stats=True has written to "
+            "this store (they write at most once a second, and when closed)"
         )
     since = _utc(totals.since)
     note = (
@@ -95,7 +96,7 @@ async def gather_stats(cache: Cache, only: str | None) -> StatsReport:
     report = StatsReport(time.perf_counter() - start, None, _no_counters_note(cache))
     if _keeps_counters(backend):
         report.totals = await read_shared_totals(backend, engine.io, only)
-        report.counters_note = _counters_note(report.totals)
+        report.counters_note = _counters_note(report.totals, only)
     namespaces = [cache.namespace]
     if report.totals is not None and only is None:
         namespaces += sorted(set(report.totals.tables["by_namespace"]) - {cache.namespace})
