@@ -315,13 +315,14 @@ def test_stats_on_local_is_honest_about_a_fresh_process() -> None:
     assert doc["backend"] == "local"
     assert doc["distribution"] == "cachekit-core"
     assert doc["reachable"] is True
-    assert doc["entries"] == 0
+    assert (doc["entries"], doc["bytes"]) == (0, 0)
     assert "one process" in doc["entries_note"]
-    assert doc["process"]["misses"] == 1  # the probe, and nothing else
-    assert doc["process"]["hits"] == 0
+    assert doc["counters"]["shared"] is False  # and the CLI's probe is no traffic
+    assert "keeps no shared counters" in doc["counters"]["note"]
+    assert "hits" not in doc["namespaces"]["default"]
     human = cli("--url", "local://", "stats").stdout
     assert "reachable  yes" in human
-    assert "This CLI process" in human
+    assert "this backend keeps no shared counters" in human
 
 
 # -- bench, demo, progress, Ctrl-C -----------------------------------------------------

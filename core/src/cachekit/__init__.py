@@ -38,7 +38,7 @@ from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import EXCLUDED_PARAMS, KEY_PREFIX
 from cachekit._semantic._backend import SemanticBackend, SemanticMatch
 from cachekit._semantic._embedders import HashEmbedder, openai_embedder
-from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._backend import AsyncBackend, Usage
 from cachekit._storage._local import LocalBackend
 from cachekit._storage._tiered import TieredBackend
 from cachekit.exceptions import (
@@ -81,6 +81,7 @@ __all__ = [
     "SemanticMatch",
     "TieredBackend",
     "UnknownBackendError",
+    "Usage",
     "backend_registry",
     "build_plugin_manager",
     "cache_info",

@@ -73,7 +73,9 @@ class Cache:
     ``breaker`` (``threshold``, ``cooldown``, ``max_cooldown``), ``clock`` (a
     ``() -> float`` of wall-clock seconds, injectable for tests; also given to
     backend factories that take one), the L1 tier (``l1_ttl``, ``l1_max_size``,
-    ``l1_max_size_bytes``) and, for semantic types, ``similarity_threshold``,
+    ``l1_max_size_bytes``), ``pricing`` and ``shared_stats`` (also keep the counters in
+    a shared backend, for ``cachekit stats``: README, "What the cache saves") and, for
+    semantic types, ``similarity_threshold``,
     ``embedder`` and ``redis_semantic_cache_embedding_model`` /
     ``qdrant_semantic_cache_embedding_model``.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pluggy
@@ -50,6 +50,9 @@ from cachekit.exceptions import (
     BackendError,
     EntryError,
 )
+
+if TYPE_CHECKING:
+    from cachekit._engine._shared import SharedStats
 
 __all__ = ["CONNECT_TIMEOUT", "Engine"]
 
@@ -90,6 +93,8 @@ class Engine:
         self.plugins = plugins
         self.l1 = l1
         self.stats = StatsRecorder()
+        #: Shared counters (``Cache(shared_stats=True)``): ticked after each counted lookup.
+        self.shared: SharedStats | None = None
         self.failures = FailureLog(f"{name} cache")
         # Hook callers are fixed once the specs are added; their implementations are
         # read on every use, so observers registered later are seen at once.
@@ -190,6 +195,8 @@ class Engine:
             model,
             None if meta is None else Saved.of(meta, self.pricing),
         )
+        if self.shared is not None:
+            self.shared.tick()
         if self._hit_hook.get_hookimpls():
             await self.hit_event(call_type, key, start, entry, similarity, model)
         self.stats.get_latency.append(_perf() - start)
@@ -285,7 +292,10 @@ class Engine:
 
     async def close(self) -> None:
         """Release the backend. Never skipped by an open circuit or cut short by the
-        operation timeout: connections must be released."""
+        operation timeout: connections must be released. Shared counters are written
+        one last time first (fail-open)."""
+        if self.shared is not None:
+            await self.shared.close()
         try:
             await self.backend.aclose()
         except Exception as exc:
@@ -331,6 +341,8 @@ class Engine:
         meta = entry.meta
         saved = None if meta is None else Saved.of(meta, self.pricing)
         self.stats.hit(call_type, self._namespace(key), model, saved)
+        if self.shared is not None:
+            self.shared.tick()
         return bool(self._hit_hook.get_hookimpls())
 
     async def hit_event(
@@ -357,6 +369,8 @@ class Engine:
     async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
         stats = self.stats
         stats.miss(call_type, self._namespace(key), model)
+        if self.shared is not None:
+            self.shared.tick()
         if self._observers["miss"].get_hookimpls():
             await self._emit("miss", call_type, key, start, model=model)
         stats.get_latency.append(_perf() - start)
