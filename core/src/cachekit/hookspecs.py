@@ -182,7 +182,8 @@ def cachekit_on_miss(event: CacheEvent) -> None:
 
 @hookspec
 def cachekit_on_store(event: CacheEvent) -> None:
-    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given.
+    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given;
+    ``event.model`` the request's model for LLM-call entries.
 
     May be ``async def``. Every implementation runs; one that raises is logged.
     """

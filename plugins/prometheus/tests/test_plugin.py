@@ -98,3 +98,18 @@ def test_an_event_that_says_it_is_stale_is_counted_as_a_stale_hit(
         "cachekit_operation_seconds_count", {**where, "outcome": "stale_hit"}
     )
     assert count == 1
+
+
+def test_negative_savings_from_a_foreign_entry_are_left_out(registry: CollectorRegistry) -> None:
+    observer = PrometheusObserver(registry)
+    event = CacheEvent(
+        "hit", "completion", "cachekit:v2:n:abc", "n", "local", 0.001, model="m",
+        tokens_saved=-2, prompt_tokens_saved=-3, completion_tokens_saved=1, cost_saved=-1.0,
+    )  # fmt: skip
+    observer.cachekit_on_hit(event)  # a counter raises on a negative increment
+    series = {"call_type": "completion", "model": "m", "backend": "local", "namespace": "n"}
+    assert registry.get_sample_value("cachekit_hits_total", series) == 1
+    tokens = "cachekit_tokens_saved_total"
+    assert registry.get_sample_value(tokens, {**series, "token_type": "prompt"}) is None
+    assert registry.get_sample_value(tokens, {**series, "token_type": "completion"}) == 1
+    assert registry.get_sample_value("cachekit_cost_saved_usd_total", series) is None

@@ -15,7 +15,8 @@ built (a real clash, such as a metric name already taken in a registry)::
 The suite checks, in fresh interpreters where it matters: the entry point registers
 a :class:`cachekit.MetricsObserver`; registering imports no client library; the first
 event does, unless the switch is set; instruments that cannot be built log one
-WARNING and never break a call.
+WARNING and never break a call; nor does a sink that raises (injected: the fault
+cannot be provoked through a real client).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from cachekit import Cache, MetricsObserver, build_plugin_manager
+from cachekit import Cache, CacheEvent, MetricsObserver, build_plugin_manager
 from cachekit.testing._servers import modules_imported_by
 
 __all__ = ["ObserverPluginContract"]
@@ -87,3 +88,29 @@ class ObserverPluginContract:
         assert (stats.hits, stats.misses, stats.stores) == (2, 1, 1)
         warnings = [r for r in caplog.records if broken_observer.name in r.getMessage()]
         assert len(warnings) == 1
+
+    @pytest.mark.anyio
+    async def test_a_sink_that_raises_never_breaks_a_call(
+        self, broken_observer: MetricsObserver[Any], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        broken_observer._sink = RaisingSink()
+        pm = build_plugin_manager(autoload=False)
+        pm.register(broken_observer)
+        with caplog.at_level(logging.WARNING, logger="cachekit"):
+            async with Cache(type="local", plugins=pm, namespace="n") as cache:
+                await cache.aset("k", {"v": 1})
+                assert await cache.aget("k") == {"v": 1}
+                stats = cache.stats()
+        assert (stats.hits, stats.stores) == (1, 1)
+        assert stats.errors == 2  # each failed observer call is counted
+        assert any("observer" in r.getMessage() for r in caplog.records)
+
+
+class RaisingSink:
+    """A sink whose every record fails."""
+
+    def observe(self, event: CacheEvent) -> None:
+        raise RuntimeError("the metrics library failed")
+
+    def close(self) -> None:
+        pass

@@ -130,6 +130,8 @@ class OtelInstruments:
         return attributes
 
     def count(self, metric: str, series: Series, amount: float = 1, **extra: str) -> None:
+        if amount < 0:  # counters only go up: a foreign entry's negative usage is left out
+            return
         if extra:
             attributes = {**series.attributes, **extra}
             self.totals.add(metric, (*series.key, *extra.items()), attributes, amount)

@@ -141,17 +141,18 @@ class PrometheusMetrics:
         self._child(self.hits, *labels).inc()
         if event_is_stale(event):
             self._child(self.stale_hits, *labels).inc()
-        if event.latency_saved_s is not None:
+        if event.latency_saved_s is not None and event.latency_saved_s >= 0:
             self._child(self.latency_saved, *labels).observe(event.latency_saved_s)
         prompt = getattr(event, "prompt_tokens_saved", None)
         completion = getattr(event, "completion_tokens_saved", None)
+        # counters only go up: a negative count (a foreign entry's usage) is left out
         if prompt is None and completion is None:
-            if event.tokens_saved:
+            if event.tokens_saved and event.tokens_saved > 0:
                 self._child(self.tokens, *labels, "total").inc(event.tokens_saved)
         else:
-            if prompt:
+            if prompt and prompt > 0:
                 self._child(self.tokens, *labels, "prompt").inc(prompt)
-            if completion:
+            if completion and completion > 0:
                 self._child(self.tokens, *labels, "completion").inc(completion)
-        if event.cost_saved is not None:
+        if event.cost_saved is not None and event.cost_saved >= 0:
             self._child(self.cost, *labels).inc(event.cost_saved)
