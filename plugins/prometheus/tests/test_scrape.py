@@ -132,3 +132,21 @@ async def test_a_corrupt_entry_is_counted_as_an_error_by_kind(
     assert registry.get_sample_value("cachekit_errors_total", errors) == 1
     misses = {**series, "model": "gpt-4o-mini"}
     assert registry.get_sample_value("cachekit_misses_total", misses) == 1
+
+
+def test_sync_calls_are_counted_too(
+    pm: pluggy.PluginManager, registry: CollectorRegistry, openai_server: OpenAIServer
+) -> None:
+    pm.register(PrometheusObserver(registry))
+    with openai.OpenAI(
+        base_url=openai_server.base_url, api_key=OPENAI_TEST_KEY, max_retries=0
+    ) as client:
+        cache = Cache(type="local", plugins=pm, namespace="sync")
+        create = cache.cached("completion")(client.chat.completions.create)
+        assert create(**CHAT) == create(**CHAT)
+        cache.close()
+    series = {"call_type": "completion", "model": "gpt-4o-mini", "backend": "local"}
+    series |= {"namespace": "sync"}
+    assert registry.get_sample_value("cachekit_hits_total", series) == 1
+    assert registry.get_sample_value("cachekit_misses_total", series) == 1
+    assert openai_server.count("/chat/completions") == 1

@@ -49,6 +49,11 @@ class ObserverPluginContract:
     client_modules: tuple[str, ...]
     disable_env: str
 
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(self, request: pytest.FixtureRequest) -> str:
+        """Observers are synchronous code called from the engine: both loops."""
+        return str(request.param)
+
     def client_loaded(self, modules: frozenset[str]) -> list[str]:
         return sorted(m for m in modules if m.split(".")[0] in self.client_modules)
 

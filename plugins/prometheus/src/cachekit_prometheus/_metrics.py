@@ -15,7 +15,7 @@ from typing import Any
 from cachekit import CacheEvent, LabelLimit, event_is_stale, event_outcome
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
-__all__ = ["LABELS", "OPERATION_BUCKETS", "PROVIDER_BUCKETS", "PrometheusMetrics"]
+__all__ = ["LABELS", "OPERATION_BUCKETS", "PROVIDER_BUCKETS", "PrometheusMetrics", "Series"]
 
 LABELS = ("call_type", "model", "backend", "namespace")
 #: Cache operations take microseconds (local) to tens of milliseconds (remote).
@@ -25,7 +25,7 @@ OPERATION_BUCKETS = (
 )
 #: Provider calls take tenths of a second to minutes.
 PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-#: Label tuples remembered with their series before the memo is dropped and rebuilt.
+#: Label sets remembered with their series before the memo is dropped and rebuilt.
 _MEMO_SIZE = 4096
 
 
@@ -40,7 +40,7 @@ class PrometheusMetrics:
         self.namespace = LabelLimit(max_namespaces)
         self.error_type = LabelLimit(50)
         self._families: list[Counter | Histogram] = []
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo: dict[tuple[str | None, ...], Series] = {}
         try:
             self._create()
         except Exception:
@@ -101,58 +101,71 @@ class PrometheusMetrics:
         self._families.clear()
         self._memo.clear()
 
-    def _labels(self, event: CacheEvent) -> tuple[str, str, str, str]:
-        return (
-            event.call_type,
-            self.model(event.model),
-            event.backend,
-            self.namespace(event.namespace),
-        )
-
-    def _child(self, family: Any, *values: str) -> Any:
-        """``family.labels(*values)``, memoised: the hit path takes one dict lookup."""
-        key = (id(family), *values)
-        child = self._memo.get(key)
-        if child is None:
+    def _series(self, event: CacheEvent) -> Series:
+        """The bounded label values of the event's series, memoised by its raw values."""
+        raw = (event.call_type, event.model, event.backend, event.namespace)
+        series = self._memo.get(raw)
+        if series is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            child = self._memo[key] = family.labels(*values)
-        return child
+            labels = (raw[0], self.model(raw[1]), raw[2], self.namespace(raw[3]))
+            series = self._memo[raw] = Series(labels)
+        return series
 
     def observe(self, event: CacheEvent) -> None:
-        labels = self._labels(event)
+        series = self._series(event)
         kind = event.kind
-        call_type, _, backend, namespace = labels
         outcome = event_outcome(event)
-        self._child(self.operation, call_type, backend, namespace, outcome).observe(
+        series.child("op " + outcome, self.operation, outcome, model=False).observe(
             event.duration_s
         )
         if kind == "hit":
-            self._hit(event, labels)
+            self._hit(event, series)
         elif kind == "miss":
-            self._child(self.misses, *labels).inc()
+            series.child("misses", self.misses).inc()
         elif kind == "store":
-            self._child(self.stores, *labels).inc()
+            series.child("stores", self.stores).inc()
         elif kind == "error":
-            error = "unknown" if event.error is None else type(event.error).__name__
-            self._child(self.errors, *labels, self.error_type(error)).inc()
+            error = self.error_type(
+                "unknown" if event.error is None else type(event.error).__name__
+            )
+            series.child("error " + error, self.errors, error).inc()
 
-    def _hit(self, event: CacheEvent, labels: tuple[str, str, str, str]) -> None:
-        self._child(self.hits, *labels).inc()
+    def _hit(self, event: CacheEvent, series: Series) -> None:
+        series.child("hits", self.hits).inc()
         if event_is_stale(event):
-            self._child(self.stale_hits, *labels).inc()
+            series.child("stale", self.stale_hits).inc()
         if event.latency_saved_s is not None and event.latency_saved_s >= 0:
-            self._child(self.latency_saved, *labels).observe(event.latency_saved_s)
+            series.child("latency", self.latency_saved).observe(event.latency_saved_s)
         prompt = getattr(event, "prompt_tokens_saved", None)
         completion = getattr(event, "completion_tokens_saved", None)
         # counters only go up: a negative count (a foreign entry's usage) is left out
         if prompt is None and completion is None:
             if event.tokens_saved and event.tokens_saved > 0:
-                self._child(self.tokens, *labels, "total").inc(event.tokens_saved)
+                series.child("tokens total", self.tokens, "total").inc(event.tokens_saved)
         else:
             if prompt and prompt > 0:
-                self._child(self.tokens, *labels, "prompt").inc(prompt)
+                series.child("tokens prompt", self.tokens, "prompt").inc(prompt)
             if completion and completion > 0:
-                self._child(self.tokens, *labels, "completion").inc(completion)
+                series.child("tokens completion", self.tokens, "completion").inc(completion)
         if event.cost_saved is not None and event.cost_saved >= 0:
-            self._child(self.cost, *labels).inc(event.cost_saved)
+            series.child("cost", self.cost).inc(event.cost_saved)
+
+
+class Series:
+    """One label set's bound metric children, created on first use: a hit takes a dict
+    lookup per metric instead of ``family.labels(...)``."""
+
+    __slots__ = ("children", "labels")
+
+    def __init__(self, labels: tuple[str, str, str, str]) -> None:
+        self.labels = labels
+        self.children: dict[str, Any] = {}
+
+    def child(self, name: str, family: Any, *extra: str, model: bool = True) -> Any:
+        found = self.children.get(name)
+        if found is None:
+            call_type, _, backend, namespace = self.labels
+            values = self.labels if model else (call_type, backend, namespace)
+            found = self.children[name] = family.labels(*values, *extra)
+        return found
