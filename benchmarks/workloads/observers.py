@@ -12,7 +12,9 @@ records tokens and latency saved), each row on a plugin manager of its own:
 * ``cachekit-otel`` on the OpenTelemetry SDK (``MeterProvider`` with an in-memory
   reader; ``TracerProvider`` with a ``BatchSpanProcessor`` — the production default —
   into an in-memory exporter): ``tracing="spans"`` (default), ``"events"`` (no span is
-  current, so nothing is recorded for tracing) and ``"off"``.
+  current, so nothing is recorded for tracing) and ``"off"``; and with no SDK at all
+  (the API's no-op global providers: what installing the plugin costs an application
+  that has not configured OpenTelemetry).
 
 Every other workload runs without these observers (``benchmarks/__main__.py`` leaves
 them out of the process-wide plugin manager and disables them in subprocesses), as a
@@ -58,6 +60,14 @@ def _prometheus(enabled: bool) -> Callable[[], Any]:
     return make
 
 
+def _otel_api_only() -> Any:
+    from cachekit_otel import OtelObserver
+
+    observer = OtelObserver()  # the global providers: the API's no-op ones here
+    observer.enabled = True
+    return observer
+
+
 def _otel(ctx: Ctx, tracing: str) -> Callable[[], Any]:
     def make() -> Any:
         from cachekit_otel import OtelObserver
@@ -88,6 +98,7 @@ def build(ctx: Ctx) -> None:
         ("cachekit hit + cachekit-otel, tracing='spans'", _otel(ctx, "spans"), "SDK"),
         ("cachekit hit + cachekit-otel, tracing='events'", _otel(ctx, "events"), "no span current"),
         ("cachekit hit + cachekit-otel, tracing='off'", _otel(ctx, "off"), "metrics only"),
+        ("cachekit hit + cachekit-otel, no SDK", _otel_api_only, "the API's no-op providers"),
     ]
     for index, (name, make_observer, note) in enumerate(rows):
 

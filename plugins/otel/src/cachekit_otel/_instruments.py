@@ -158,7 +158,7 @@ class OtelInstruments:
             details = {attr.ERROR_TYPE: self.error_type(error)}
             self.count("cachekit.errors", series, **details)
         if self.tracing != "off":
-            self._trace(event, outcome, {**series.attributes, attr.OUTCOME: outcome, **details})
+            self._trace(event, outcome, series, details)
 
     def _hit(self, event: CacheEvent, series: Series) -> Attributes:
         stale = event_is_stale(event)
@@ -185,18 +185,22 @@ class OtelInstruments:
                 details[name] = tokens
         return details
 
-    def _trace(self, event: CacheEvent, outcome: str, attributes: Attributes) -> None:
-        """A backdated span per lookup, or a span event on the current span."""
+    def _trace(self, event: CacheEvent, outcome: str, series: Series, details: Attributes) -> None:
+        """A backdated span per lookup, or a span event on the current span. The
+        attributes are built only for a span that records (not for the API's no-op
+        tracer, nor for one a sampler dropped)."""
         if self.tracing == "spans" and event.kind in ("hit", "miss"):
             end = time.time_ns()
             span = self.tracer.start_span(
                 "cachekit.lookup",
                 kind=SpanKind.INTERNAL,
-                attributes=attributes,
                 start_time=end - int(event.duration_s * 1e9),
             )
+            if span.is_recording():
+                span.set_attributes({**series.attributes, attr.OUTCOME: outcome, **details})
             span.end(end_time=end)
             return
         current = trace.get_current_span()
         if current.is_recording():
+            attributes = {**series.attributes, attr.OUTCOME: outcome, **details}
             current.add_event("cachekit." + outcome, attributes)
