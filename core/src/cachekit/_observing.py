@@ -124,7 +124,8 @@ class MetricsObserver(Generic[SinkT]):
 
     def configure(self, *args: Any, **settings: Any) -> Self:
         """Take the settings of ``type(self)(*args, **settings)`` — validated first,
-        so a bad one changes nothing — and rebuild the instruments on the next event."""
+        so a bad one changes nothing; ``enabled`` too, as a new observer would have it
+        (the environment switch applies) — and rebuild the instruments on the next event."""
         fresh = type(self)(*args, **settings)
         self.reset()
         for attribute, value in vars(fresh).items():
@@ -173,6 +174,7 @@ class MetricsObserver(Generic[SinkT]):
             sink.close()
 
     def observe(self, event: CacheEvent) -> None:
+        """Record ``event`` (what every ``cachekit_on_*`` hook of this class does)."""
         if self.enabled:
             sink = self._sink or self.sink()
             if sink is not None:
