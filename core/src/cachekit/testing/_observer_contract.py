@@ -70,6 +70,8 @@ class ObserverPluginContract:
 
     def test_registering_the_plugin_imports_no_client_library(self) -> None:
         loaded = modules_imported_by('import cachekit; cachekit.Cache(type="local")')
+        (ep,) = [e for e in metadata.entry_points(group="cachekit") if e.name == self.entry_point]
+        assert ep.value.split(":")[0] in loaded  # the plugin was registered
         assert self.client_loaded(loaded) == []
 
     def test_the_first_event_imports_it_unless_the_switch_is_set(self) -> None:
