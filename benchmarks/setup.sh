@@ -53,7 +53,8 @@ uv pip install --quiet --python "$PY" \
     "litellm==1.110.*" fastapi orjson soundfile \
     aiocache cashews diskcache aiofiles "redis[hiredis]" \
     aiobotocore qdrant-client \
-    cryptography pyinstrument
+    cryptography pyinstrument \
+    opentelemetry-sdk
 # Only for workloads/s3_kv.py's floor, which still imports aioboto3: aioboto3 15.5.0 pins
 # an aiobotocore older than litellm allows, so it goes in without its dependencies (its
 # S3 client is aiobotocore's). cachekit-s3 itself no longer needs it.

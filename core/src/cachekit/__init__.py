@@ -33,6 +33,7 @@ from cachekit._kernel._manager import (
 from cachekit._kernel._registry import BackendInfo, backend_registry
 from cachekit._llm._info import CacheInfo, cache_info
 from cachekit._logging import LoggingObserver, disable_logging, enable_logging
+from cachekit._observing import LabelLimit, MetricsObserver, event_is_stale, event_outcome
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import EXCLUDED_PARAMS, KEY_PREFIX
@@ -73,8 +74,10 @@ __all__ = [
     "Entry",
     "EntryError",
     "HashEmbedder",
+    "LabelLimit",
     "LocalBackend",
     "LoggingObserver",
+    "MetricsObserver",
     "PluginError",
     "PluginFailure",
     "SemanticBackend",
@@ -91,6 +94,8 @@ __all__ = [
     "disable_logging",
     "enable_cache",
     "enable_logging",
+    "event_is_stale",
+    "event_outcome",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",

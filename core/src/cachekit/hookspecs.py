@@ -163,7 +163,9 @@ def cachekit_semantic_verify(
 
 @hookspec
 def cachekit_on_hit(event: CacheEvent) -> None:
-    """Observe a cache hit. ``event`` also carries ``age_s`` and, when semantic, ``similarity``.
+    """Observe a cache hit. ``event`` also carries ``age_s``, when semantic ``similarity``,
+    and for LLM calls what the hit saved (``tokens_saved``, ``prompt_tokens_saved``,
+    ``completion_tokens_saved``, ``latency_saved_s``, ``cost_saved``; ``None`` when unknown).
 
     May be ``async def``. Every implementation runs; one that raises is logged and
     never breaks the call.
@@ -180,7 +182,8 @@ def cachekit_on_miss(event: CacheEvent) -> None:
 
 @hookspec
 def cachekit_on_store(event: CacheEvent) -> None:
-    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given.
+    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given;
+    ``event.model`` the request's model for LLM-call entries.
 
     May be ``async def``. Every implementation runs; one that raises is logged.
     """

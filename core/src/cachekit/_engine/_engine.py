@@ -33,7 +33,7 @@ from cachekit._engine._events import CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._runner import run_inline, run_on_loop_thread
-from cachekit._engine._savings import Pricing, Saved
+from cachekit._engine._savings import LLM_META, Pricing, Saved
 from cachekit._engine._stats import StatsRecorder
 from cachekit._engine._steps import (
     Fallback,
@@ -261,7 +261,7 @@ class Engine:
         start = _perf()
         raw = self.seal(key, value, call_type, ttl, meta)
         await self.io("set", self.backend.set, key, raw, ttl)
-        await self.stored(call_type, key, start, ttl)
+        await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set", _perf() - start)
 
     async def write_many(
@@ -276,8 +276,8 @@ class Engine:
         if not mapping:
             return
         await self.io("set_many", self.backend.set_many, mapping, ttl)
-        for key in mapping:
-            await self.stored(call_type, key, start, ttl)
+        for key, _, meta in items:
+            await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set_many", _perf() - start)
 
     async def delete(self, key: str) -> bool:
@@ -360,6 +360,8 @@ class Engine:
             extra.update(
                 model=saved.model or model,
                 tokens_saved=saved.tokens,
+                prompt_tokens_saved=saved.prompt_tokens,
+                completion_tokens_saved=saved.completion_tokens,
                 latency_saved_s=saved.latency_s,
                 cost_saved=saved.cost,
             )
@@ -375,10 +377,14 @@ class Engine:
             await self._emit("miss", call_type, key, start, model=model)
         stats.get_latency.append(_perf() - start)
 
-    async def stored(self, call_type: str, key: str, start: float, ttl: float | None) -> None:
+    async def stored(
+        self, call_type: str, key: str, start: float, ttl: float | None, meta: Any = None
+    ) -> None:
         self.stats.stores += 1
         if self._observers["store"].get_hookimpls():
-            await self._emit("store", call_type, key, start, ttl_s=ttl)
+            record = meta.get(LLM_META) if meta else None  # the model, for LLM entries
+            model = record.get("model") if isinstance(record, dict) else None
+            await self._emit("store", call_type, key, start, ttl_s=ttl, model=model)
 
     async def error(
         self, call_type: str, key: str, start: float, error: BaseException, stage: str = ""

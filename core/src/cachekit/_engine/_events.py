@@ -32,8 +32,10 @@ class CacheEvent:
     is the call family (``"completion"`` for ``acompletion`` too; ``"kv"`` for the
     key-value API); ``backend`` the backend type name. ``model`` is the request's
     model when known (LLM calls). A hit also says what it saved: ``tokens_saved``
-    (total tokens of the stored response's usage), ``latency_saved_s`` (how long the
-    provider took for it) and ``cost_saved`` (dollars, only with ``Cache(pricing=)``).
+    (total tokens of the stored response's usage; ``prompt_tokens_saved`` and
+    ``completion_tokens_saved`` split it when the usage does), ``latency_saved_s`` (how
+    long the provider took for it) and ``cost_saved`` (dollars, only with
+    ``Cache(pricing=)``).
     """
 
     kind: EventKind
@@ -50,6 +52,8 @@ class CacheEvent:
     tokens_saved: int | None = None
     latency_saved_s: float | None = None
     cost_saved: float | None = None
+    prompt_tokens_saved: int | None = None
+    completion_tokens_saved: int | None = None
 
 
 async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:
