@@ -10,7 +10,10 @@ through the uv cache):
   ``Cache(type="redis")`` makes a round trip against a real ``redis-server`` the test
   starts on a free loopback port;
 * ``cachekit-core`` alone: ``import cachekit`` works and ``Cache(type="redis")`` says
-  which package to install.
+  which package to install;
+* ``cachekit-openai`` alone (it brings the core and ``openai``): ``wrap()`` around the
+  real ``AsyncOpenAI`` caches a chat completion served by a loopback OpenAI-compatible
+  server (``cachekit.testing.OpenAIServer``, counted at the server).
 """
 
 from __future__ import annotations
@@ -172,3 +175,35 @@ def test_core_alone_imports_and_names_the_redis_package(
     rows = {line.split()[0]: line for line in listing.splitlines()[1:] if line.strip()}
     assert "cachekit-core" in rows["local"]
     assert "pip install cachekit-redis" in rows["redis"]  # known, not installed
+
+
+def test_openai_package_installs_alone_and_caches_the_real_client(
+    dist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from cachekit.testing import OpenAIServer
+
+    # Only cachekit-openai's own wheel and the core's (not on PyPI): openai comes from PyPI.
+    python = venv_with(
+        tmp_path_factory.mktemp("openai-venv"),
+        [artifact(dist, d, ".whl") for d in ("cachekit-core", "cachekit-openai")],
+    )
+    code = (
+        "import asyncio, sys\n"
+        "from openai import AsyncOpenAI\n"
+        "from openai.types.chat import ChatCompletion\n"
+        "from cachekit import Cache\n"
+        "from cachekit_openai import wrap\n"
+        "async def main():\n"
+        "    client = wrap(AsyncOpenAI(base_url=sys.argv[1], api_key='sk-test'),"
+        " cache=Cache(type='local'))\n"
+        "    ask = dict(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "    first = await client.chat.completions.create(**ask)\n"
+        "    second = await client.chat.completions.create(**ask)\n"
+        "    assert type(second) is ChatCompletion and second == first, (first, second)\n"
+        "    print(second.choices[0].message.content)\n"
+        "asyncio.run(main())\n"
+    )
+    with OpenAIServer() as server:
+        out = run(python, "-c", code, server.base_url, cwd=python.parent).stdout
+        assert server.count("/chat/completions") == 1  # the second call was a hit
+    assert out.strip()
