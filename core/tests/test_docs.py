@@ -195,7 +195,13 @@ class DocServers:
         self._redis: ServerProcess | None = None
 
     def env_for(self, chain: Chain) -> dict[str, str]:
-        env = {"OPENAI_BASE_URL": self.openai.base_url, "OPENAI_API_KEY": "sk-docs"}
+        env = {
+            "OPENAI_BASE_URL": self.openai.base_url,
+            "OPENAI_API_KEY": "sk-docs",
+            # LiteLLM fetches its price list from GitHub at import unless told not to;
+            # offline that costs seconds of retries per example and changes nothing.
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
         if "redis" in chain.code.lower():
             redis = self._start_redis()
             env.update(
