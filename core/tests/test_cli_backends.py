@@ -158,7 +158,7 @@ def test_building_a_cache_warns_once_and_importing_does_not(
     assert done.returncode == 0, done.stderr
     before, _, after = done.stderr.partition("imported")
     assert "unrelated" not in before
-    assert after.count("WARNING cachekit: the unrelated PyPI project 'cachekit' 0.24.1") == 1
+    assert after.count("WARNING the unrelated PyPI project 'cachekit' 0.24.1") == 1
 
 
 def _base_env() -> dict[str, str]:

@@ -244,7 +244,7 @@ def _warn_if_foreign_cachekit() -> None:
     _foreign_warned = True
     found = foreign_cachekit()
     if found is not None:
-        logger.warning("cachekit: %s", foreign_cachekit_advice(found))
+        logger.warning("%s", foreign_cachekit_advice(found))
 
 
 def describe_plugin(plugin: object) -> str:
