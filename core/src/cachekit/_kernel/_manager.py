@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from importlib import import_module
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
@@ -200,16 +200,11 @@ def distribution_of(pm: pluggy.PluginManager, plugin_name: str) -> tuple[str, st
     found = known.get(plugin_name)
     if found is None or isinstance(found, tuple):
         return found
-    identity = _identity(found)
-    known[plugin_name] = identity
+    identity = (found.name, found.version)  # reads the distribution's metadata, once:
+    for name, value in known.items():  # its other entry points share the answer
+        if value is found:
+            known[name] = identity
     return identity
-
-
-@functools.cache
-def _identity(dist: Any) -> tuple[str, str]:
-    """A distribution's name and version, read from its metadata once per distribution
-    object (the entry points of one distribution share it)."""
-    return dist.name, dist.version
 
 
 def foreign_cachekit() -> tuple[str, str] | None:
