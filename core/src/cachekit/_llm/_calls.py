@@ -25,6 +25,7 @@ from typing import Any, Literal
 from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._requests import KeyParams, Request
+from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
 from cachekit._policy._envelope import Entry
@@ -66,6 +67,14 @@ def _model(request: Request) -> str | None:
     return model if isinstance(model, str) else None
 
 
+def _unless_held(request: Request, entry: Entry | None) -> Entry | None:
+    """A held entry (``stale-if-error`` only) is no answer: keep it on the request."""
+    if entry is not None and entry.held:
+        request.held = entry
+        return None
+    return entry
+
+
 def _given_entry(value: Any, call_type: str, now: float) -> Entry:
     """An override's answer as an entry (so every caller handles one kind of thing)."""
     entry = Entry(now, None, call_type, None, b"")
@@ -85,6 +94,7 @@ class LLMCalls:
         ttl: float | None,
         supported: Iterable[str],
         mode: Mode,
+        stale: tuple[float | None, float | None] = (None, None),
     ) -> None:
         self.owner = owner  # the facade, whose instance attributes may override methods
         self.engine = engine
@@ -95,6 +105,9 @@ class LLMCalls:
         self.keys = KeyParams(engine.plugins)
         self.flights = AsyncSingleFlight()
         self.sync_flights = SyncSingleFlight()
+        #: ``Cache(stale_while_revalidate=, stale_if_error=)``: windows of calls that give none.
+        self.stale_defaults = stale
+        self.revalidator = Revalidator(engine)
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
         self.has_overrides = False
 
@@ -151,7 +164,7 @@ class LLMCalls:
     ) -> Request:
         """The request with its storage key; raises when no key can be derived."""
         family = call_family(call_type)
-        request = Request(family, kwargs, controls)
+        request = Request(family, kwargs, controls.with_defaults(*self.stale_defaults))
         namespace = controls.namespace or self.engine.namespace
         explicit = kwargs.get("cache_key")
         override = None if explicit is not None else self.override("key")
@@ -197,7 +210,7 @@ class LLMCalls:
                 return await self._semantic_lookup(request)
 
         try:
-            return await engine.read(
+            entry = await engine.read(
                 request.key,
                 request.call_type,
                 request.controls,
@@ -205,6 +218,7 @@ class LLMCalls:
                 materialize,
                 _model(request),
             )
+            return _unless_held(request, entry)
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -258,13 +272,14 @@ class LLMCalls:
         if first.controls.no_cache:
             return [None] * len(requests)
         try:
-            return await self.engine.read_many(
+            entries = await self.engine.read_many(
                 [r.key for r in requests],
                 first.call_type,
                 first.controls,
                 plain_value,
                 _model(first),
             )
+            return [_unless_held(r, e) for r, e in zip(requests, entries, strict=True)]
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)
             degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -301,7 +316,8 @@ class LLMCalls:
             meta = request.meta
             if self.semantic is not None and request.params is not None:
                 meta = self.semantic.entry_meta(request.call_type, request.params, meta)
-            await engine.write(request.key, result, request.call_type, ttl, meta)
+            stale = request.controls.max_stale
+            await engine.write(request.key, result, request.call_type, ttl, meta, stale)
             await self._index(request, ttl)
         except Exception as exc:  # a broken store never breaks the call
             await engine.error(request.call_type, request.key, _perf(), exc, stage="write")
@@ -346,7 +362,7 @@ class LLMCalls:
             if ttl == 0:
                 return
             items = [(r.key, value, r.meta) for r, value in pairs]
-            await self.engine.write_many(items, first.call_type, ttl)
+            await self.engine.write_many(items, first.call_type, ttl, first.controls.max_stale)
         except Exception as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc, stage="write")
 
