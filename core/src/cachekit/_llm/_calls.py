@@ -27,7 +27,7 @@ from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
-from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
+from cachekit._policy._controls import NO_CONTROLS, CacheControls, resolve_ttl, validate_ttl
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import (
     call_family,
@@ -107,6 +107,7 @@ class LLMCalls:
         self.sync_flights = SyncSingleFlight()
         #: ``Cache(stale_while_revalidate=, stale_if_error=)``: windows of calls that give none.
         self.stale_defaults = stale
+        self._no_controls = NO_CONTROLS.with_defaults(*stale)
         self.revalidator = Revalidator(engine)
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
         self.has_overrides = False
@@ -164,6 +165,8 @@ class LLMCalls:
     ) -> Request:
         """The request with its storage key; raises when no key can be derived."""
         family = call_family(call_type)
+        if controls is NO_CONTROLS:  # the common case: its defaults were applied once
+            controls = self._no_controls
         request = Request(family, kwargs, controls.with_defaults(*self.stale_defaults))
         namespace = controls.namespace or self.engine.namespace
         explicit = kwargs.get("cache_key")

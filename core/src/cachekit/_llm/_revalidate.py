@@ -83,13 +83,18 @@ class Revalidator:
         self._running: dict[tuple[int, str], _Refresh] = {}
         self._started: OrderedDict[str, float] = OrderedDict()
 
+    def covered(self, key: str, written_at: float) -> bool:
+        """Whether a refresh of ``key`` started after the entry written at ``written_at``
+        (running, or done: it replaced that entry). Cheap: checked on every stale hit."""
+        started = self._started.get(key)
+        return started is not None and started > written_at
+
     def schedule(
         self, key: str, written_at: float, call_type: str, work: Callable[[], Awaitable[Any]]
     ) -> None:
         """Start ``work`` in the background unless a refresh of ``key`` already covers
         the entry written at ``written_at``. Call from inside an event loop."""
-        started = self._started.get(key)
-        if started is not None and started > written_at:
+        if self.covered(key, written_at):
             return
         loop = current_loop()
         if loop is None:  # not inside a loop: nothing can run in the background

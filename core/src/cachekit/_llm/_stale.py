@@ -24,18 +24,22 @@ __all__ = ["revalidate", "revalidate_sync"]
 
 
 def _refresh_of(call: WrappedCall) -> tuple[str, float, WrappedCall] | None:
-    """The refresh's dedupe key, the stale entry's write time and the call to re-run."""
+    """The refresh's dedupe key, the stale entry's write time and the call to re-run;
+    ``None`` when a refresh already covers the entry (checked before copying)."""
     written = call.stale_at
     if written is None:
         return None
     if call.stale_items:  # per-item embeddings: refresh only the stale items, together
         by_item = {item_id(r.kwargs["input"][0]): r.key for r in call.requests}
-        keys = sorted(by_item[item_id(item)] for item in call.stale_items)
-        return "\x1f".join(keys), written, call.refresh_copy(list(call.stale_items))
-    request = call.request
-    if request is None:
+        key = "\x1f".join(sorted(by_item[item_id(item)] for item in call.stale_items))
+        inputs: list[Any] | None = list(call.stale_items)
+    elif call.request is not None:
+        key, inputs = call.request.key, None
+    else:
         return None
-    return request.key, written, call.refresh_copy()
+    if call.calls.revalidator.covered(key, written):
+        return None
+    return key, written, call.refresh_copy(inputs)
 
 
 def revalidate(call: WrappedCall, rerun: Callable[[WrappedCall], Any]) -> None:
