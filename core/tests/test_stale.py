@@ -328,6 +328,14 @@ async def test_entries_written_before_staleness_keep_working(
     assert (await create(**REQ, cache=SWR))["id"] == "chatcmpl-2"  # never served stale
 
 
+async def test_litellms_get_cache_never_answers_stale(cache: Cache, clock: FakeClock) -> None:
+    await cache.async_add_cache({"answer": 1}, **REQ, cache=SWR)
+    assert await cache.async_get_cache(**REQ, cache=SWR) == {"answer": 1}
+    clock.advance(61)  # no provider to refresh with: past its TTL it is a miss
+    assert await cache.async_get_cache(**REQ, cache={**SWR, **SIE}) is None
+    assert cache.stats().stale_hits == 0
+
+
 async def test_aclose_cancels_a_running_refresh(clock: FakeClock) -> None:
     started, gate = anyio.Event(), anyio.Event()
     calls = 0

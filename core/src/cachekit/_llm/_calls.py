@@ -67,14 +67,6 @@ def _model(request: Request) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def _unless_held(request: Request, entry: Entry | None) -> Entry | None:
-    """A held entry (``stale-if-error`` only) is no answer: keep it on the request."""
-    if entry is not None and entry.held:
-        request.held = entry
-        return None
-    return entry
-
-
 def _given_entry(value: Any, call_type: str, now: float) -> Entry:
     """An override's answer as an entry (so every caller handles one kind of thing)."""
     entry = Entry(now, None, call_type, None, b"")
@@ -221,7 +213,7 @@ class LLMCalls:
                 materialize,
                 _model(request),
             )
-            return _unless_held(request, entry)
+            return request.answer(entry)
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -282,7 +274,7 @@ class LLMCalls:
                 plain_value,
                 _model(first),
             )
-            return [_unless_held(r, e) for r, e in zip(requests, entries, strict=True)]
+            return [r.answer(e) for r, e in zip(requests, entries, strict=True)]
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)
             degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -374,6 +366,7 @@ class LLMCalls:
         request = await self.begin(kwargs)
         if request is None:
             return None
+        request.controls = request.controls.fresh_only()  # nothing here could refresh it
         entry = await self.lookup(request)
         return None if entry is None else entry.result
 

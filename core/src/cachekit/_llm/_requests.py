@@ -43,6 +43,14 @@ class Request:
     #: A stale entry kept for ``stale-if-error`` (the lookup was a miss).
     held: Entry | None = None
 
+    def answer(self, entry: Entry | None) -> Entry | None:
+        """``entry`` as the lookup's answer; one held for ``stale-if-error`` only is no
+        answer (``None``): it is kept in :attr:`held` for a provider failure."""
+        if entry is not None and entry.held:
+            self.held = entry
+            return None
+        return entry
+
 
 class KeyParams:
     """Canonical key parameters of requests, with the ``cachekit_key_params`` hooks applied."""

@@ -107,6 +107,13 @@ class CacheControls:
             stale_if_error=sie if self.stale_if_error is None else self.stale_if_error,
         )
 
+    def fresh_only(self) -> CacheControls:
+        """These controls without stale windows (for reads that cannot refresh or fall
+        back: the LiteLLM-named ``get_cache``, which has no provider to call)."""
+        if not self.max_stale:
+            return self
+        return replace(self, stale_while_revalidate=0.0, stale_if_error=0.0)
+
     def rejects(self, age: float) -> bool:
         """Whether ``s-maxage`` refuses an entry ``age`` seconds old (``0`` refuses all)."""
         limit = self.s_maxage
