@@ -20,7 +20,7 @@ from cachekit._engine._shared import SharedStats
 from cachekit._kernel._options import route_options
 from cachekit._kernel._registry import embedder_registry, resolve_backend
 from cachekit._llm._calls import MODES, LLMCalls
-from cachekit._policy._controls import validate_ttl
+from cachekit._policy._controls import validate_ttl, validate_window
 from cachekit._policy._crypto import AesGcmProtector, parse_keys
 from cachekit._policy._keys import DEFAULT_CALL_TYPES, DEFAULT_NAMESPACE, validate_namespace
 from cachekit._semantic._backend import SemanticBackend
@@ -77,6 +77,10 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     shared_stats = opts.pop("shared_stats", False)
     if not isinstance(shared_stats, bool):
         raise ConfigurationError(f"shared_stats must be True or False, got {shared_stats!r}")
+    stale = (
+        validate_window(opts.pop("stale_while_revalidate", None), "Cache(stale_while_revalidate=)"),
+        validate_window(opts.pop("stale_if_error", None), "Cache(stale_if_error=)"),
+    )
     breaker_options = opts.pop("breaker") or {}
     try:
         breaker = CircuitBreaker(**breaker_options)
@@ -120,7 +124,7 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     semantic = None
     if isinstance(backend, SemanticBackend):
         semantic = _semantic_index(pm, backend, engine, semantic_options)
-    calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode)
+    calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode, stale=stale)
     return Parts(ttl, namespace, timeout, supported, engine, semantic, calls)
 
 

@@ -62,14 +62,20 @@ SinkT = TypeVar("SinkT", bound=Sink)
 
 
 def event_outcome(event: CacheEvent) -> str:
-    """The event's ``outcome`` (e.g. a stale hit's) when it carries one, else its ``kind``."""
-    outcome = getattr(event, "outcome", None)
-    return outcome if isinstance(outcome, str) and outcome else event.kind
+    """The event's outcome as a label value: its ``kind``, or ``"stale_hit"`` (a hit
+    served while a background refresh runs), ``"stale_on_error"`` (a stale entry served
+    because the provider raised), ``"refresh_store"``/``"refresh_error"`` (what a
+    background refresh did)."""
+    if event.stale is not None:
+        return "stale_hit" if event.stale == "while-revalidate" else "stale_on_error"
+    if event.refresh:
+        return "refresh_" + event.kind
+    return event.kind
 
 
 def event_is_stale(event: CacheEvent) -> bool:
-    """Whether the event says it served a stale entry (a ``stale`` flag or outcome)."""
-    return getattr(event, "stale", False) is True or "stale" in event_outcome(event)
+    """Whether the event served an entry past its freshness (either stale window)."""
+    return event.stale is not None
 
 
 class LabelLimit:

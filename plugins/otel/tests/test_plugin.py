@@ -4,7 +4,6 @@ steered by its methods."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -114,18 +113,18 @@ class BrokenMeterProvider:
         raise RuntimeError("no meter today")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StaleHit(CacheEvent):
-    """An event as a core with stale-while-revalidate reports a stale hit (issue 18)."""
-
-    stale: bool = True
-    outcome: str = "stale_hit"
-
-
 def test_an_event_that_says_it_is_stale_is_counted_as_a_stale_hit(telemetry: Telemetry) -> None:
     observer = OtelObserver(telemetry.meter_provider, telemetry.tracer_provider)
     observer.cachekit_on_hit(
-        StaleHit("hit", "completion", "cachekit:v2:n:abc", "n", "redis", 0.001)
+        CacheEvent(
+            "hit",
+            "completion",
+            "cachekit:v2:n:abc",
+            "n",
+            "redis",
+            0.001,
+            stale="while-revalidate",
+        )
     )
     found = points(telemetry.reader)
     assert [p.value for _, p, _ in found["cachekit.stale_hits"]] == [1]

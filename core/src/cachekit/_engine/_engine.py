@@ -29,7 +29,7 @@ import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
-from cachekit._engine._events import CacheEvent, EventKind, emit
+from cachekit._engine._events import REFRESHING, CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._runner import run_inline, run_on_loop_thread
@@ -42,7 +42,8 @@ from cachekit._engine._steps import (
 )
 from cachekit._engine._steps import materialize as run_materialize
 from cachekit._policy._controls import NO_CONTROLS, CacheControls
-from cachekit._policy._envelope import Entry, decode_entry, encode_entry
+from cachekit._policy._envelope import STALE_META, Entry, decode_entry, encode_entry
+from cachekit._policy._freshness import keep_for, stale_state
 from cachekit._policy._keys import KEY_PREFIX
 from cachekit._storage._backend import AsyncBackend
 from cachekit._storage._local import LocalBackend
@@ -132,8 +133,9 @@ class Engine:
     def open(
         self, key: str, raw: bytes | None, controls: CacheControls
     ) -> Entry | EntryError | None:
-        """Raw bytes as a usable entry: ``None`` for a miss (absent, expired, too old for
-        ``s-maxage``), an :class:`EntryError` (not raised) for bytes that are no entry."""
+        """Raw bytes as a usable entry: ``None`` for a miss (absent, expired beyond the
+        stale windows, too old for ``s-maxage``), an :class:`EntryError` (not raised) for
+        bytes that are no entry. A stale entry comes back marked (see :func:`stale_state`)."""
         if raw is None:
             return None
         try:
@@ -142,7 +144,7 @@ class Engine:
             return exc
         now = self.clock()
         expires_at = entry.expires_at
-        if expires_at is not None and now >= expires_at:
+        if expires_at is not None and now >= expires_at and not stale_state(entry, now, controls):
             return None
         if controls.s_maxage is not None and controls.rejects(now - entry.created_at):
             return None
@@ -160,7 +162,9 @@ class Engine:
         """The entry under ``key`` (or ``fallback``'s), counted and reported as a hit or
         a miss. Backend failures raise. A corrupt entry — or one ``materialize`` cannot
         turn into the caller's value (kept as :attr:`Entry.result`) — is a miss plus an
-        error event."""
+        error event. A stale entry within ``stale-while-revalidate`` is a (stale) hit; one
+        only within ``stale-if-error`` is counted as a miss and returned with
+        :attr:`Entry.held` set, for the caller to serve if the provider fails."""
         # The hot path: no coroutine layer beyond the backend's own, nothing awaited
         # unless an observer listens or something failed.
         start = _perf()
@@ -185,10 +189,12 @@ class Engine:
             if misfit is not None:
                 await self.error(call_type, key, start, misfit)
                 entry = None
-        if entry is None:
+        if entry is None or entry.held:  # a held entry is a miss kept for stale-if-error
             await self.miss(call_type, key, start, model)
-            return None
+            return entry
         meta = entry.meta
+        if entry.stale_s:
+            self.stats.stale_hits += 1
         self.stats.hit(
             call_type,
             self.namespace if key.startswith(self._prefix) else self.namespace_of(key),
@@ -226,7 +232,7 @@ class Engine:
                 if misfit is not None:
                     await self.error(call_type, key, start, misfit)
                     entry = None
-            if entry is None:
+            if entry is None or entry.held:
                 await self.miss(call_type, key, start, model)
             else:
                 await self.hit(call_type, key, start, entry, None, model)
@@ -242,9 +248,13 @@ class Engine:
         call_type: str,
         ttl: float | None,
         meta: dict[str, Any] | None = None,
+        stale: float = 0.0,
     ) -> bytes:
         """``value`` as the bytes stored under ``key`` (raises ``ConfigurationError`` if it
-        cannot be stored): the envelope, then the protection step."""
+        cannot be stored): the envelope, then the protection step. ``stale`` (seconds the
+        entry may be served past ``ttl``) is recorded in its metadata."""
+        if stale and ttl is not None:
+            meta = {**(meta or {}), STALE_META: stale}
         raw = encode_entry(value, call_type=call_type, created_at=self.clock(), ttl=ttl, meta=meta)
         protector = self.protector
         return raw if protector is None else protector.seal(key, raw)
@@ -256,11 +266,13 @@ class Engine:
         call_type: str,
         ttl: float | None,
         meta: dict[str, Any] | None = None,
+        stale: float = 0.0,
     ) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds; counted and reported."""
+        """Store ``value`` under ``key``, fresh for ``ttl`` seconds and kept by the
+        backend ``stale`` seconds longer (the stale windows); counted and reported."""
         start = _perf()
-        raw = self.seal(key, value, call_type, ttl, meta)
-        await self.io("set", self.backend.set, key, raw, ttl)
+        raw = self.seal(key, value, call_type, ttl, meta, stale)
+        await self.io("set", self.backend.set, key, raw, keep_for(ttl, stale))
         await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set", _perf() - start)
 
@@ -269,13 +281,16 @@ class Engine:
         items: Sequence[tuple[str, Any, dict[str, Any] | None]],
         call_type: str,
         ttl: float | None,
+        stale: float = 0.0,
     ) -> None:
         """Store ``(key, value, meta)`` items with one lifetime, in one batch."""
         start = _perf()
-        mapping = {key: self.seal(key, value, call_type, ttl, meta) for key, value, meta in items}
+        mapping = {
+            key: self.seal(key, value, call_type, ttl, meta, stale) for key, value, meta in items
+        }
         if not mapping:
             return
-        await self.io("set_many", self.backend.set_many, mapping, ttl)
+        await self.io("set_many", self.backend.set_many, mapping, keep_for(ttl, stale))
         for key, _, meta in items:
             await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set_many", _perf() - start)
@@ -319,9 +334,6 @@ class Engine:
         if failed:
             self.stats.errors += failed
 
-    def _namespace(self, key: str) -> str:
-        return self.namespace if key.startswith(self._prefix) else self.namespace_of(key)
-
     async def hit(
         self,
         call_type: str,
@@ -340,7 +352,9 @@ class Engine:
         """Count a hit and its savings; return whether an observer wants the event."""
         meta = entry.meta
         saved = None if meta is None else Saved.of(meta, self.pricing)
-        self.stats.hit(call_type, self._namespace(key), model, saved)
+        self.stats.hit(call_type, self.namespace_of(key), model, saved)
+        if entry.stale_s:
+            self.stats.stale_hits += 1
         if self.shared is not None:
             self.shared.tick()
         return bool(self._hit_hook.get_hookimpls())
@@ -353,8 +367,9 @@ class Engine:
         entry: Entry,
         similarity: float | None,
         model: str | None,
+        **flags: Any,
     ) -> None:
-        extra: dict[str, Any] = {"model": model}
+        extra: dict[str, Any] = {"model": model, **flags}
         saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
         if saved is not None:
             extra.update(
@@ -365,12 +380,14 @@ class Engine:
                 latency_saved_s=saved.latency_s,
                 cost_saved=saved.cost,
             )
+        if entry.stale_s and "stale" not in extra:
+            extra["stale"] = "while-revalidate"
         age = self.clock() - entry.created_at
         await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity, **extra)
 
     async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
         stats = self.stats
-        stats.miss(call_type, self._namespace(key), model)
+        stats.miss(call_type, self.namespace_of(key), model)
         if self.shared is not None:
             self.shared.tick()
         if self._observers["miss"].get_hookimpls():
@@ -384,7 +401,9 @@ class Engine:
         if self._observers["store"].get_hookimpls():
             record = meta.get(LLM_META) if meta else None  # the model, for LLM entries
             model = record.get("model") if isinstance(record, dict) else None
-            await self._emit("store", call_type, key, start, ttl_s=ttl, model=model)
+            await self._emit(
+                "store", call_type, key, start, ttl_s=ttl, model=model, refresh=REFRESHING.get()
+            )
 
     async def error(
         self, call_type: str, key: str, start: float, error: BaseException, stage: str = ""
@@ -393,7 +412,7 @@ class Engine:
         self.stats.errors += 1
         self.failures.report(error, call_type, stage)
         if self._observers["error"].get_hookimpls():
-            await self._emit("error", call_type, key, start, error=error)
+            await self._emit("error", call_type, key, start, error=error, refresh=REFRESHING.get())
 
     # -- the sync face -------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
