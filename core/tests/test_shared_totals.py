@@ -109,3 +109,13 @@ async def test_a_malformed_snapshot_is_skipped_and_counted(bad: bytes) -> None:
     await backend.set(STATS_PREFIX + "ns:bad", bad, None)
     totals = await read_shared_totals(backend, io)
     assert (totals.writers, totals.unreadable, totals.counts["hits"]) == (1, 1, 3)
+
+
+async def test_stale_counters_add_up_and_older_snapshots_count_zero() -> None:
+    backend = LocalBackend()
+    stale = {"stale_hits": 2, "refreshes": 1, "refresh_failures": 1, "stale_on_error": 3}
+    await store(backend, "ns:a", snapshot("p1", 3, 1, stale))
+    await store(backend, "ns:b", snapshot("p2", 4, 2))  # written before stale counters
+    doc = (await read_shared_totals(backend, io)).as_dict()
+    assert (doc["writers"], doc["unreadable"]) == (2, 0)
+    assert [doc[k] for k in stale] == [2, 1, 1, 3]

@@ -22,6 +22,8 @@ __all__ = ["SharedTotals", "read_shared_totals"]
 
 _BATCH = 100
 _COUNTS = ("hits", "misses", "stores", "errors")
+#: Counters added after the first snapshots were written: ``0`` when a snapshot lacks them.
+_LATER_COUNTS = ("stale_hits", "refreshes", "refresh_failures", "stale_on_error")
 _TABLES = ("by_namespace", "by_model", "by_call_type")
 
 #: Runs one backend operation the way the engine does (``Engine.io``).
@@ -37,7 +39,9 @@ class SharedTotals:
     since: float | None = None
     updated: float | None = None
     unreadable: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTS, 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(_COUNTS + _LATER_COUNTS, 0)
+    )
     saved: Tally = field(default_factory=Tally)
     tables: dict[str, dict[str, Tally]] = field(
         default_factory=lambda: {name: {} for name in _TABLES}
@@ -54,6 +58,9 @@ class SharedTotals:
         self.updated = updated if self.updated is None else max(self.updated, updated)
         for name in _COUNTS:
             self.counts[name] += doc[name]
+        for name in _LATER_COUNTS:
+            value = doc.get(name, 0)
+            self.counts[name] += value if _count(value) else 0
         _add_tally(self.saved, doc["saved"])
         for name in _TABLES:
             table = self.tables[name]
