@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -126,5 +127,29 @@ async def test_clear_with_a_partial_namespace_or_raw_prefix(s3_options: dict[str
         assert await backend.clear("plain") == 2
         assert await backend.get("cachekit:v2:team") == b"raw, no namespace"
         assert await backend.clear("") == 1
+    finally:
+        await backend.aclose()
+
+
+async def test_concurrent_reads_of_one_key_share_one_get(s3_options: dict[str, Any]) -> None:
+    backend = S3Backend(**s3_options)
+    sent: list[str] = []
+    try:
+        await backend.set(f"{NS}hot", b"answer", None)
+        await backend.connect()
+        # Count the requests botocore really sends (its own event hook, on the real client).
+        client = await backend._clients.get()
+        client.meta.events.register(
+            "before-send.s3.GetObject", lambda request, **_: sent.append(request.url)
+        )
+        results = await asyncio.gather(*(backend.get(f"{NS}hot") for _ in range(200)))
+        assert results == [b"answer"] * 200
+        assert len(sent) == 1
+        # Another key, and a later read of the same key, are separate GETs.
+        assert await asyncio.gather(backend.get(f"{NS}hot"), backend.get(f"{NS}cold")) == [
+            b"answer",
+            None,
+        ]
+        assert len(sent) == 3
     finally:
         await backend.aclose()

@@ -109,6 +109,8 @@ class S3Backend(AsyncBackend):
         self._clock = clock
         self._layout = KeyLayout(settings.path)
         self._clients = LoopClients(self._prepare, self._translate_connect, _skip_expires_parsing)
+        #: GETs in flight, per event loop and key: concurrent readers of one key share one.
+        self._reads: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[bytes | None]] = {}
 
     # -- introspection ----------------------------------------------------------
     @property
@@ -184,6 +186,27 @@ class S3Backend(AsyncBackend):
 
     # -- primitives -----------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
+        """Concurrent reads of one key on one event loop share one GET: 500 callers
+        asking for the same prompt send one request instead of 500 queued on the
+        connection pool (where the wait counted against each read's timeout). A caller
+        cancelled by its timeout leaves the shared GET running for the others."""
+        loop = asyncio.get_running_loop()
+        slot = (loop, key)
+        read = self._reads.get(slot)
+        if read is None:
+            read = self._reads[slot] = loop.create_task(self._get(key))
+            read.add_done_callback(lambda done: self._read_done(slot, done))
+        return await asyncio.shield(read)
+
+    def _read_done(
+        self, slot: tuple[asyncio.AbstractEventLoop, str], read: asyncio.Task[bytes | None]
+    ) -> None:
+        if self._reads.get(slot) is read:
+            del self._reads[slot]
+        if not read.cancelled():
+            read.exception()  # retrieved: every reader may have gone (timeouts)
+
+    async def _get(self, key: str) -> bytes | None:
         object_key = self._key(key)
         if object_key is None:
             return None  # too long to have been stored
