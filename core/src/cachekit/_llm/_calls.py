@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
+from cachekit._llm._distributed import DistributedFlight
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
 from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
@@ -95,6 +96,8 @@ class LLMCalls:
         self.keys = KeyParams(engine.plugins)
         self.flights = AsyncSingleFlight()
         self.sync_flights = SyncSingleFlight()
+        #: ``Cache(single_flight="distributed")`` on a backend that can lock, else None.
+        self.distributed: DistributedFlight | None = None
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
         self.has_overrides = False
 

@@ -20,6 +20,7 @@ from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import call_family
 from cachekit._policy._models import build_model, is_model_class, restore_nested
+from cachekit.exceptions import CacheKitError
 
 __all__ = ["MISS", "WrappedCall"]
 
@@ -117,6 +118,23 @@ class WrappedCall:
         )
         return entry.result
 
+    async def recheck(self) -> Any:
+        """Read the entry again (another process may have stored it since the miss): the
+        answer, or :data:`MISS`. A raw read first, so a still-empty key is not counted
+        as a second miss."""
+        calls = self.calls
+        request = self.request
+        if request is None:
+            return MISS
+        if not calls.has_overrides:
+            try:
+                if await calls.engine.fetch(request.key) is None:
+                    return MISS
+            except CacheKitError as exc:
+                await calls.engine.error(request.call_type, request.key, _perf(), exc)
+                return MISS
+        return await self.lookup()
+
     def _materialize(self, entry: Entry) -> Any:
         """The read path's last step: the stored value rebuilt into the caller's type (a
         list of chunks for a stream); raises if it does not fit (a miss, reported)."""
@@ -196,8 +214,20 @@ class WrappedCall:
             return None
         return {**self.kwargs, "input": missing}
 
-    async def finish_items(self, response: Any) -> Any:
-        """Store the provider's items and return the whole answer in request order."""
+    def items_flight_key(self) -> str:
+        """The single-flight key of this call's missing items (their keys, sorted)."""
+        assert self.plan is not None
+        missing = {item_id(item) for item in self.plan.missing()}
+        keys = sorted(
+            r.key
+            for i, r in zip(self.plan.unique, self.requests, strict=True)
+            if item_id(i) in missing
+        )
+        return "items\n" + "\n".join(keys)
+
+    async def finish_items(self, response: Any, store: bool = True) -> Any:
+        """Store the provider's items (unless ``store`` is false: a single-flight
+        follower, whose leader stored them) and return the whole answer in request order."""
         plan = self.plan
         assert plan is not None
         if response is None:  # every item was cached
@@ -220,7 +250,8 @@ class WrappedCall:
                     record["latency_s"] = round(record["latency_s"] / len(missing), 6)
                 request.meta[LLM_META] = record
             pairs.append((request, value))
-        await self.calls.save_items(pairs, response)
+        if store:
+            await self.calls.save_items(pairs, response)
         if len(missing) == len(plan.inputs):  # nothing came from the cache: the original answer
             return response
         return self._merged(plan, doc, response)

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
@@ -167,7 +167,26 @@ async def _acall(call: WrappedCall) -> Any:
         await call.save(result)
         return result
 
-    return call.remember(await call.calls.flights.run(request.key, work, call.ticket))
+    lead = _across_processes(call, work)
+    return call.remember(await call.calls.flights.run(request.key, lead, call.ticket))
+
+
+def _across_processes(
+    call: WrappedCall,
+    work: Callable[[], Any],
+    run: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+) -> Callable[[], Any]:
+    """``work`` as the in-process leader runs it: inside the distributed flight when
+    ``single_flight="distributed"`` (``run``: the sync face's way to run the lock
+    operations), else as it is. ``no-cache`` requests want a fresh answer each."""
+    distributed = call.calls.distributed
+    request = call.request
+    if distributed is None or request is None or call.controls.no_cache:
+        return work
+    args = (request.call_type, request.key, MISS, call.recheck, work)
+    if run is None:
+        return functools.partial(distributed.run, *args)
+    return functools.partial(distributed.run_sync, run, *args)
 
 
 async def _astream_result(call: WrappedCall, result: Any) -> Any:
@@ -181,12 +200,23 @@ async def _astream_result(call: WrappedCall, result: Any) -> Any:
 
 
 async def _aitems(call: WrappedCall) -> Any:
+    flights = call.calls.flights
+    ticket = flights.ticket()  # before the read: see _singleflight
     if not await call.lookup_items():
         return await _invoke(call)
     kwargs = call.missing_kwargs()
-    response = None if kwargs is None else await _invoke(call, kwargs)
+    response = None
+    led = False
+    if kwargs is not None:  # identical sets of missing items share one provider call
+
+        async def work() -> Any:
+            nonlocal led
+            led = True
+            return await _invoke(call, kwargs)
+
+        response = await flights.run(call.items_flight_key(), work, ticket)
     try:
-        result = await call.finish_items(response)
+        result = await call.finish_items(response, store=led)
     except Exception as exc:  # the answer could not be split per item: pass it on, uncached
         await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
         result = response if response is not None else await _invoke(call)
@@ -281,7 +311,9 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
             fresh = _provider(call)
             return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
 
-        result = call.calls.sync_flights.run(request.key, work, call.ticket)
+        result = call.calls.sync_flights.run(
+            request.key, _across_processes(call, work, run), call.ticket
+        )
     if inspect.isawaitable(result):  # a "sync" function that returned an awaitable: learn
         state.kind = "async"
         return _afinish_first(call, result)

@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from cachekit._storage._backend import AsyncBackend
+from cachekit.testing._lock_contract import LockContract
 
 __all__ = ["BackendContract", "FakeClock", "unit_vector"]
 
@@ -28,8 +29,9 @@ class FakeClock:
         self.now += seconds
 
 
-class BackendContract:
-    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it."""
+class BackendContract(LockContract):
+    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it. The lock
+    capability's tests (:class:`LockContract`) run for backends with ``can_lock``."""
 
     @pytest.fixture
     def anyio_backend(self) -> str:
