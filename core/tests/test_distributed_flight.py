@@ -68,3 +68,13 @@ async def test_a_backend_that_cannot_lock_falls_back_to_process_with_one_warning
             gate.set()
     assert len(calls) == 1  # in-process single-flight still holds
     assert caplog.records == []  # warned once, at build; calls log nothing more
+
+
+def test_the_url_form_takes_the_single_flight_options(caplog: pytest.LogCaptureFixture) -> None:
+    url = "local://?single_flight=distributed&single_flight_lease=2.5&single_flight_wait=30"
+    with caplog.at_level(logging.WARNING, logger="cachekit"):
+        Cache.from_url(url, plugins=plugin_manager())
+    [record] = caplog.records  # parsed and validated: local cannot lock, so it warns
+    assert "single_flight='distributed'" in record.getMessage()
+    with pytest.raises(ConfigurationError, match="single_flight_lease"):
+        Cache.from_url("local://?single_flight_lease=-1", plugins=plugin_manager())

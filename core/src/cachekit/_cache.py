@@ -75,7 +75,10 @@ class Cache:
     backend factories that take one), the L1 tier (``l1_ttl``, ``l1_max_size``,
     ``l1_max_size_bytes``) and, for semantic types, ``similarity_threshold``,
     ``embedder`` and ``redis_semantic_cache_embedding_model`` /
-    ``qdrant_semantic_cache_embedding_model``.
+    ``qdrant_semantic_cache_embedding_model``. ``single_flight``: ``"process"`` (the
+    default: concurrent identical misses in one process make one provider call) or
+    ``"distributed"`` (one call across processes, on a backend that can lock), with
+    ``single_flight_lease`` (10 s) and ``single_flight_wait`` (120 s).
 
     Encryption at rest (``pip install "cachekit-core[encryption]"``): ``encryption_key``
     (32 bytes, or base64 text) or ``encryption_keys=[current, *older]`` encrypt every
