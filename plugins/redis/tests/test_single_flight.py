@@ -11,6 +11,7 @@ for conditions.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from cachekit import Cache
 from cachekit.testing import OpenAIServer, free_port
 from cachekit_redis.testing import RedisClusterServer, RedisServer
 
-REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+REQUEST: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 CHILD = textwrap.dedent(
     """
@@ -256,7 +257,9 @@ async def test_redis_down_calls_still_succeed_uncached(
     assert len(warnings) == 1 and "cannot be reached" in warnings[0].getMessage()
 
 
-def _two_caches(redis_server: RedisServer, namespace: str, lease: float) -> list[Cache]:
+def _two_caches(
+    redis_server: RedisServer, namespace: str, lease: float, **options: Any
+) -> list[Cache]:
     """Two caches in one process: separate in-process flights, one Redis (like two
     processes, without their start-up cost)."""
     return [
@@ -266,6 +269,7 @@ def _two_caches(redis_server: RedisServer, namespace: str, lease: float) -> list
             namespace=namespace,
             single_flight="distributed",
             single_flight_lease=lease,
+            **options,
         )
         for _ in range(2)
     ]
@@ -276,7 +280,9 @@ def test_sync_callers_renew_the_lease_through_a_call_longer_than_it(
 ) -> None:
     caches = _two_caches(redis_server, namespace, lease=0.3)
     client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-    creates = [cache.cached("completion")(client.chat.completions.create) for cache in caches]
+    creates: list[Any] = [
+        cache.cached("completion")(client.chat.completions.create) for cache in caches
+    ]
     for create in creates:  # each wrapper's first call learns the function's kind
         create(model="gpt-4o-mini", messages=[{"role": "user", "content": "warm-up"}])
     server.reset()
@@ -306,12 +312,15 @@ def test_sync_callers_renew_the_lease_through_a_call_longer_than_it(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("options", [{}, {"l1_ttl": 5.0}], ids=["redis", "l1-over-redis"])
 async def test_async_callers_renew_the_lease_through_a_call_longer_than_it(
-    redis_server: RedisServer, server: OpenAIServer, namespace: str
+    redis_server: RedisServer, server: OpenAIServer, namespace: str, options: dict[str, Any]
 ) -> None:
-    caches = _two_caches(redis_server, namespace, lease=0.3)
+    caches = _two_caches(redis_server, namespace, lease=0.3, **options)
     client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-    creates = [cache.cached("acompletion")(client.chat.completions.create) for cache in caches]
+    creates: list[Any] = [
+        cache.cached("acompletion")(client.chat.completions.create) for cache in caches
+    ]
     results: list[Any] = []
 
     async def call(i: int) -> None:
@@ -337,6 +346,32 @@ async def test_async_callers_renew_the_lease_through_a_call_longer_than_it(
             await cache.aclose()
     assert results[0].id == results[1].id
     assert server.count("/chat/completions") == 1
+
+
+@pytest.mark.anyio
+async def test_no_store_requests_are_not_coordinated(
+    redis_server: RedisServer, server: OpenAIServer, namespace: str
+) -> None:
+    """The waiters of a ``no-store`` leader would find nothing to read: no lock."""
+    caches = _two_caches(redis_server, namespace, lease=GUARD)
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    creates: list[Any] = [
+        cache.cached("acompletion")(client.chat.completions.create) for cache in caches
+    ]
+    server.hold()
+    try:
+        async with anyio.create_task_group() as tg:
+            for create in creates:
+                tg.start_soon(functools.partial(create, **REQUEST, cache={"no-store": True}))
+            # both calls are in flight at once (a lock would keep the second waiting)
+            await anyio.to_thread.run_sync(lambda: server.wait_for_requests(2, timeout=GUARD / 4))
+            assert blocked_clients(redis_server) == 0
+            server.release()
+    finally:
+        await client.close()
+        for cache in caches:
+            await cache.aclose()
+    assert server.count("/chat/completions") == 2
 
 
 README = Path(__file__).resolve().parents[3] / "README.md"

@@ -24,7 +24,8 @@ on the backend, not N x M. For one key:
 Fail-open: a lock operation that fails (backend down or slow, circuit open) is
 reported like any backend failure (an error event, one WARNING per kind) and the
 call goes on without coordination (uncached if the store fails too). Requests with
-``no-cache`` skip the lock: each wants a fresh answer.
+``no-cache`` skip the lock (each wants a fresh answer), and so do ``no-store`` ones
+(their waiters would find nothing to read).
 """
 
 from __future__ import annotations

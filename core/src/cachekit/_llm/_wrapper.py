@@ -178,10 +178,12 @@ def _across_processes(
 ) -> Callable[[], Any]:
     """``work`` as the in-process leader runs it: inside the distributed flight when
     ``single_flight="distributed"`` (``run``: the sync face's way to run the lock
-    operations), else as it is. ``no-cache`` requests want a fresh answer each."""
+    operations), else as it is. ``no-cache`` requests want a fresh answer each, and
+    the waiters of a ``no-store`` leader would find nothing to read."""
     distributed = call.calls.distributed
     request = call.request
-    if distributed is None or request is None or call.controls.no_cache:
+    controls = call.controls
+    if distributed is None or request is None or controls.no_cache or controls.no_store:
         return work
     args = (request.call_type, request.key, MISS, call.recheck, work)
     if run is None:
