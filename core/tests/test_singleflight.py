@@ -330,3 +330,22 @@ def test_an_interrupted_leader_thread_does_not_strand_the_followers(
     assert results.count(interrupt) == 1
     assert [r for r in results if r is not interrupt] == [chat_response("gpt-4o-mini", 2)] * (N - 1)
     assert provider.count == 2
+
+
+def test_threads_with_identical_embedding_batches_make_one_call(
+    cache: Cache, flights: FlightThreading
+) -> None:
+    calls: list[Any] = []
+
+    def embedding(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if kwargs["input"] == ["a", "b"]:
+            flights.wait_for_followers(N - 1)  # every other thread waits on this flight
+        return embedding_response(kwargs, len(calls))
+
+    wrapped = cache.cached("embedding")(embedding)
+    wrapped(model="e", input=["warm-up"])  # the wrapper learns the function is sync
+    results = run_threads(N, lambda: wrapped(model="e", input=["a", "b"]))
+    assert len(calls) == 2 and calls[1]["input"] == ["a", "b"]
+    assert results == [results[0]] * N
+    assert cache.stats().stores == 3  # "warm-up", then "a" and "b" once each

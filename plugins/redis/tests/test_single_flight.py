@@ -40,21 +40,26 @@ CHILD = textwrap.dedent(
     import openai
     from cachekit import Cache
 
-    async def main(redis_url, base_url, namespace, n, lease, wait):
+    async def main(redis_url, base_url, namespace, n, lease, wait, kind):
         cache = Cache(
             type="redis", url=redis_url, namespace=namespace, single_flight="distributed",
             single_flight_lease=float(lease), single_flight_wait=float(wait),
         )
         client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
-        create = cache.cached("acompletion")(client.chat.completions.create)
+        if kind == "embedding":  # per-item entries: a list input
+            create = cache.cached("aembedding")(client.embeddings.create)
+            request = {"model": "text-embedding-3-small", "input": ["a", "b", "c"]}
+        else:
+            create = cache.cached("acompletion")(client.chat.completions.create)
+            request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
         async def one():
             try:
-                response = await create(
-                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
-                )
+                response = await create(**request)
             except Exception as exc:
                 return "error:" + type(exc).__name__
+            if kind == "embedding":
+                return json.dumps([item.embedding for item in response.data])
             return response.id
 
         print("ready", flush=True)  # imports done: the parent says when to start
@@ -99,10 +104,10 @@ class Children:
         self.procs: list[subprocess.Popen[str]] = []
 
     def spawn(
-        self, n: int, calls: int, lease: float, wait: float = 30.0
+        self, n: int, calls: int, lease: float, wait: float = 30.0, kind: str = "chat"
     ) -> list[subprocess.Popen[str]]:
         """``n`` children, started together, ready (imports done) but not yet calling."""
-        argv = [sys.executable, "-c", CHILD, *self.args, str(calls), str(lease), str(wait)]
+        argv = [sys.executable, "-c", CHILD, *self.args, str(calls), str(lease), str(wait), kind]
         procs = [
             subprocess.Popen(
                 argv,
@@ -190,6 +195,22 @@ def test_four_processes_on_a_redis_cluster_make_one_provider_call(
         _four_by_fifty(cluster_children, server, *redis_cluster.nodes)
     finally:
         cluster_children.close()
+
+
+def test_three_processes_of_identical_embedding_batches_make_one_provider_call(
+    children: Children, server: OpenAIServer, redis_server: RedisServer
+) -> None:
+    procs = children.spawn(3, calls=10, lease=2.0, kind="embedding")
+    server.hold()
+    children.go(*procs)
+    server.wait_for_requests(1)
+    wait_until(lambda: blocked_clients(redis_server) >= 2, "the two other processes wait")
+    server.release()
+    answers = [a for proc in procs for a in children.result(proc)]
+    assert len(answers) == 30 and len(set(answers)) == 1
+    assert len(json.loads(answers[0])) == 3  # every item, in order
+    [call] = server.requests
+    assert call.path.endswith("/embeddings") and call.json["input"] == ["a", "b", "c"]
 
 
 def test_a_killed_leader_is_taken_over_by_one_waiter_after_its_lease(

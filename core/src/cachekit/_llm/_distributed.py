@@ -2,7 +2,9 @@
 machines) make one provider call, through the backend's lock capability
 (:class:`~cachekit.AsyncBackend`: ``acquire``, ``renew``, ``release``, ``wait``).
 
-It runs inside the in-process flight (:mod:`._singleflight`): per process only the
+The lock is the entry's key for a whole response, or a digest of the missing items'
+keys for an embedding batch (whose waiters re-read those items). It runs inside the
+in-process flight (:mod:`._singleflight`): per process only the
 in-process leader of a key takes part, so N processes x M callers put N contenders
 on the backend, not N x M. For one key:
 

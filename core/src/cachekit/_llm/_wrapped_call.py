@@ -6,6 +6,7 @@ provider's own exceptions pass through untouched.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,14 +19,29 @@ from cachekit._llm._info import CacheInfo, remember
 from cachekit._llm._requests import Request
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
-from cachekit._policy._keys import call_family
+from cachekit._policy._keys import KEY_PREFIX, call_family
 from cachekit._policy._models import build_model, is_model_class, restore_nested
 from cachekit.exceptions import CacheKitError
 
-__all__ = ["MISS", "WrappedCall"]
+__all__ = ["ITEMS_STORED", "MISS", "WrappedCall"]
 
 #: What :meth:`WrappedCall.lookup` returns when there is no usable entry.
 MISS: Any = object()
+
+
+class _Stored:
+    """Another process stored the missing items; read them (kept by copies)."""
+
+    def __copy__(self) -> _Stored:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Stored:
+        return self
+
+
+#: What a distributed flight over missing embedding items returns when another process
+#: stored them all while this one waited.
+ITEMS_STORED: Any = _Stored()
 
 _perf = time.perf_counter
 
@@ -191,6 +207,7 @@ class WrappedCall:
         """Fetch every item; ``False`` when keys cannot be derived (call through)."""
         assert self.items is not None
         plan = self.plan = EmbeddingPlan(self.items)
+        self.requests = []  # a second lookup (after a distributed wait) starts afresh
         calls = self.calls
         for item in plan.unique:
             try:
@@ -214,16 +231,30 @@ class WrappedCall:
             return None
         return {**self.kwargs, "input": missing}
 
-    def items_flight_key(self) -> str:
-        """The single-flight key of this call's missing items (their keys, sorted)."""
+    def _missing_keys(self) -> list[str]:
         assert self.plan is not None
         missing = {item_id(item) for item in self.plan.missing()}
-        keys = sorted(
-            r.key
-            for i, r in zip(self.plan.unique, self.requests, strict=True)
-            if item_id(i) in missing
-        )
-        return "items\n" + "\n".join(keys)
+        pairs = zip(self.plan.unique, self.requests, strict=True)
+        return sorted(r.key for i, r in pairs if item_id(i) in missing)
+
+    def items_flight_key(self) -> str:
+        """The single-flight key of this call's missing items (their keys, sorted)."""
+        return "items\n" + "\n".join(self._missing_keys())
+
+    @staticmethod
+    def items_lock_name(flight_key: str) -> str:
+        """The distributed lock of a set of missing items (a digest of their keys)."""
+        return f"{KEY_PREFIX}items:{hashlib.sha256(flight_key.encode()).hexdigest()}"
+
+    async def items_stored(self) -> Any:
+        """Re-read the missing items (raw, not counted): :data:`ITEMS_STORED` once every
+        one is stored (by another process), else :data:`MISS`."""
+        engine = self.calls.engine
+        try:
+            raws = await engine.io("get_many", engine.backend.get_many, self._missing_keys())
+        except CacheKitError:
+            return MISS
+        return ITEMS_STORED if all(raw is not None for raw in raws) else MISS
 
     async def finish_items(self, response: Any, store: bool = True) -> Any:
         """Store the provider's items (unless ``store`` is false: a single-flight

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
@@ -33,7 +33,7 @@ from cachekit._llm._streams import (
     is_sync_stream,
 )
 from cachekit._llm._types import CallKind, call_kind
-from cachekit._llm._wrapped_call import MISS, WrappedCall
+from cachekit._llm._wrapped_call import ITEMS_STORED, MISS, WrappedCall
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._keys import LLM_FAMILIES, call_family
 from cachekit.exceptions import ConfigurationError
@@ -175,17 +175,23 @@ def _across_processes(
     call: WrappedCall,
     work: Callable[[], Any],
     run: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+    lock: tuple[str, Callable[[], Awaitable[Any]]] | None = None,
 ) -> Callable[[], Any]:
     """``work`` as the in-process leader runs it: inside the distributed flight when
     ``single_flight="distributed"`` (``run``: the sync face's way to run the lock
-    operations), else as it is. ``no-cache`` requests want a fresh answer each, and
-    the waiters of a ``no-store`` leader would find nothing to read."""
+    operations; ``lock``: another lock name and re-read than the request's), else as
+    it is. ``no-cache`` requests want a fresh answer each, and the waiters of a
+    ``no-store`` leader would find nothing to read."""
     distributed = call.calls.distributed
     request = call.request
     controls = call.controls
-    if distributed is None or request is None or controls.no_cache or controls.no_store:
+    if distributed is None or controls.no_cache or controls.no_store:
         return work
-    args = (request.call_type, request.key, MISS, call.recheck, work)
+    if lock is None:
+        if request is None:
+            return work
+        lock = (request.key, call.recheck)
+    args = (call_family(call.call_type), lock[0], MISS, lock[1], work)
     if run is None:
         return functools.partial(distributed.run, *args)
     return functools.partial(distributed.run_sync, run, *args)
@@ -206,23 +212,38 @@ async def _aitems(call: WrappedCall) -> Any:
     ticket = flights.ticket()  # before the read: see _singleflight
     if not await call.lookup_items():
         return await _invoke(call)
-    kwargs = call.missing_kwargs()
-    response = None
-    led = False
-    if kwargs is not None:  # identical sets of missing items share one provider call
-
-        async def work() -> Any:
-            nonlocal led
-            led = True
-            return await _invoke(call, kwargs)
-
-        response = await flights.run(call.items_flight_key(), work, ticket)
+    response, led = await _missing_items(call, ticket)
     try:
         result = await call.finish_items(response, store=led)
     except Exception as exc:  # the answer could not be split per item: pass it on, uncached
         await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
         result = response if response is not None else await _invoke(call)
     return _items_info(call, result, response is None)
+
+
+async def _missing_items(call: WrappedCall, ticket: int) -> tuple[Any, bool]:
+    """The provider's answer for the missing items (``None``: none is missing) and
+    whether this caller made the call (and so stores the items). Identical sets of
+    missing items share one call: per process, and across processes with
+    ``single_flight="distributed"``."""
+    kwargs = call.missing_kwargs()
+    if kwargs is None:
+        return None, False
+    led = False
+
+    async def work() -> Any:
+        nonlocal led
+        led = True
+        return await _invoke(call, kwargs)
+
+    key = call.items_flight_key()
+    lock = (call.items_lock_name(key), call.items_stored)
+    response = await call.calls.flights.run(key, _across_processes(call, work, lock=lock), ticket)
+    if response is not ITEMS_STORED:
+        return response, led
+    await call.lookup_items()  # another process stored them while this one waited
+    kwargs = call.missing_kwargs()
+    return (None, False) if kwargs is None else (await _invoke(call, kwargs), True)
 
 
 def _items_info(call: WrappedCall, result: Any, all_cached: bool) -> Any:
@@ -288,12 +309,12 @@ def _sync_result(call: WrappedCall, result: Any) -> Any:
 def _call(call: WrappedCall, state: _Kind) -> Any:
     run = call.calls.engine.run
     if call.items is not None:
+        ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
         if not run(call.lookup_items()):
             return call.fn(*call.args, **call.kwargs)
-        kwargs = call.missing_kwargs()
-        response = None if kwargs is None else _provider(call, kwargs)
+        response, led = _missing_items_sync(call, ticket)
         try:
-            result = run(call.finish_items(response))
+            result = run(call.finish_items(response, store=led))
         except Exception as exc:
             run(call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write"))
             result = response if response is not None else call.fn(*call.args, **call.kwargs)
@@ -320,3 +341,25 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
         state.kind = "async"
         return _afinish_first(call, result)
     return call.remember(_sync_result(call, result) if call.streaming else result)
+
+
+def _missing_items_sync(call: WrappedCall, ticket: int) -> tuple[Any, bool]:
+    """:func:`_missing_items` for the sync face (the provider called in this thread)."""
+    kwargs = call.missing_kwargs()
+    if kwargs is None:
+        return None, False
+    run = call.calls.engine.run
+    led: list[bool] = []
+
+    def work() -> Any:
+        led.append(True)
+        return _provider(call, kwargs)
+
+    key = call.items_flight_key()
+    lead = _across_processes(call, work, run, (call.items_lock_name(key), call.items_stored))
+    response = call.calls.sync_flights.run(key, lead, ticket)
+    if response is not ITEMS_STORED:
+        return response, bool(led)
+    run(call.lookup_items())  # another process stored them while this one waited
+    kwargs = call.missing_kwargs()
+    return (None, False) if kwargs is None else (_provider(call, kwargs), True)
