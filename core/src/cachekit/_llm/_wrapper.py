@@ -208,42 +208,44 @@ async def _astream_result(call: WrappedCall, result: Any) -> Any:
 
 
 async def _aitems(call: WrappedCall) -> Any:
+    """Per-item embeddings: identical sets of missing items share one provider call
+    (per process, and across processes with ``single_flight="distributed"``); the
+    caller that makes it stores the items before its flight ends."""
     flights = call.calls.flights
     ticket = flights.ticket()  # before the read: see _singleflight
     if not await call.lookup_items():
         return await _invoke(call)
-    response, led = await _missing_items(call, ticket)
-    try:
-        result = await call.finish_items(response, store=led)
-    except Exception as exc:  # the answer could not be split per item: pass it on, uncached
-        await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
-        result = response if response is not None else await _invoke(call)
+    kwargs = call.missing_kwargs()
+    response = None
+    result: Any = MISS
+    if kwargs is not None:
+
+        async def work() -> Any:
+            nonlocal result
+            fresh = await _invoke(call, kwargs)
+            result = await _finish_items(call, fresh, store=True)  # before the lock's release
+            return fresh
+
+        key = call.items_flight_key()
+        lock = (call.items_lock_name(key), call.items_stored)
+        response = await flights.run(key, _across_processes(call, work, lock=lock), ticket)
+        if response is ITEMS_STORED:  # another process stored them while this one waited
+            return await _aitems(call)
+    if result is MISS:
+        result = await _finish_items(call, response, store=False)
+    if result is None:
+        result = await _invoke(call)
     return _items_info(call, result, response is None)
 
 
-async def _missing_items(call: WrappedCall, ticket: int) -> tuple[Any, bool]:
-    """The provider's answer for the missing items (``None``: none is missing) and
-    whether this caller made the call (and so stores the items). Identical sets of
-    missing items share one call: per process, and across processes with
-    ``single_flight="distributed"``."""
-    kwargs = call.missing_kwargs()
-    if kwargs is None:
-        return None, False
-    led = False
-
-    async def work() -> Any:
-        nonlocal led
-        led = True
-        return await _invoke(call, kwargs)
-
-    key = call.items_flight_key()
-    lock = (call.items_lock_name(key), call.items_stored)
-    response = await call.calls.flights.run(key, _across_processes(call, work, lock=lock), ticket)
-    if response is not ITEMS_STORED:
-        return response, led
-    await call.lookup_items()  # another process stored them while this one waited
-    kwargs = call.missing_kwargs()
-    return (None, False) if kwargs is None else (await _invoke(call, kwargs), True)
+async def _finish_items(call: WrappedCall, response: Any, store: bool) -> Any:
+    """The whole answer (storing the provider's items if ``store``). Fail-open: an
+    answer that cannot be split per item is passed on uncached (``None`` if none)."""
+    try:
+        return await call.finish_items(response, store=store)
+    except Exception as exc:
+        await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
+        return response
 
 
 def _items_info(call: WrappedCall, result: Any, all_cached: bool) -> Any:
@@ -309,16 +311,7 @@ def _sync_result(call: WrappedCall, result: Any) -> Any:
 def _call(call: WrappedCall, state: _Kind) -> Any:
     run = call.calls.engine.run
     if call.items is not None:
-        ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
-        if not run(call.lookup_items()):
-            return call.fn(*call.args, **call.kwargs)
-        response, led = _missing_items_sync(call, ticket)
-        try:
-            result = run(call.finish_items(response, store=led))
-        except Exception as exc:
-            run(call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write"))
-            result = response if response is not None else call.fn(*call.args, **call.kwargs)
-        return _items_info(call, result, response is None)
+        return _items(call, run)
     call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
     value = run(call.lookup())
     if value is not MISS:
@@ -343,23 +336,30 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
     return call.remember(_sync_result(call, result) if call.streaming else result)
 
 
-def _missing_items_sync(call: WrappedCall, ticket: int) -> tuple[Any, bool]:
-    """:func:`_missing_items` for the sync face (the provider called in this thread)."""
+def _items(call: WrappedCall, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> Any:
+    """:func:`_aitems` for the sync face (the provider called in this thread)."""
+    flights = call.calls.sync_flights
+    ticket = flights.ticket()  # before the read: see _singleflight
+    if not run(call.lookup_items()):
+        return call.fn(*call.args, **call.kwargs)
     kwargs = call.missing_kwargs()
-    if kwargs is None:
-        return None, False
-    run = call.calls.engine.run
-    led: list[bool] = []
+    response = None
+    result: Any = MISS
+    if kwargs is not None:
 
-    def work() -> Any:
-        led.append(True)
-        return _provider(call, kwargs)
+        def work() -> Any:
+            nonlocal result
+            fresh = _provider(call, kwargs)
+            result = run(_finish_items(call, fresh, store=True))
+            return fresh
 
-    key = call.items_flight_key()
-    lead = _across_processes(call, work, run, (call.items_lock_name(key), call.items_stored))
-    response = call.calls.sync_flights.run(key, lead, ticket)
-    if response is not ITEMS_STORED:
-        return response, bool(led)
-    run(call.lookup_items())  # another process stored them while this one waited
-    kwargs = call.missing_kwargs()
-    return (None, False) if kwargs is None else (_provider(call, kwargs), True)
+        key = call.items_flight_key()
+        lock = (call.items_lock_name(key), call.items_stored)
+        response = flights.run(key, _across_processes(call, work, run, lock), ticket)
+        if response is ITEMS_STORED:
+            return _items(call, run)
+    if result is MISS:
+        result = run(_finish_items(call, response, store=False))
+    if result is None:
+        result = call.fn(*call.args, **call.kwargs)
+    return _items_info(call, result, response is None)
