@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -393,28 +391,3 @@ async def test_no_store_requests_are_not_coordinated(
         for cache in caches:
             await cache.aclose()
     assert server.count("/chat/completions") == 2
-
-
-README = Path(__file__).resolve().parents[3] / "README.md"
-
-
-def test_the_readme_example_runs_as_pasted(redis_server: RedisServer, tmp_path: Path) -> None:
-    """The main README's "One provider call across processes" block, saved as a file
-    and run with ``REDIS_URL`` pointing at a server of the test's."""
-    text = README.read_text()
-    section = text[text.index("## One provider call across processes") :]
-    code = section[section.index("```python\n") + 10 : section.index("\n```\n")]
-    script = tmp_path / "one_call.py"
-    script.write_text(code)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        env={**env, "REDIS_URL": redis_server.url},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=GUARD * 2,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "4 processes x 50 identical calls: 1 provider call"

@@ -26,8 +26,9 @@ from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._distributed import DistributedFlight
 from cachekit._llm._requests import KeyParams, Request
+from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
-from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
+from cachekit._policy._controls import NO_CONTROLS, CacheControls, resolve_ttl, validate_ttl
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import (
     call_family,
@@ -86,6 +87,7 @@ class LLMCalls:
         ttl: float | None,
         supported: Iterable[str],
         mode: Mode,
+        stale: tuple[float | None, float | None] = (None, None),
     ) -> None:
         self.owner = owner  # the facade, whose instance attributes may override methods
         self.engine = engine
@@ -98,6 +100,10 @@ class LLMCalls:
         self.sync_flights = SyncSingleFlight()
         #: ``Cache(single_flight="distributed")`` on a backend that can lock, else None.
         self.distributed: DistributedFlight | None = None
+        #: ``Cache(stale_while_revalidate=, stale_if_error=)``: windows of calls that give none.
+        self.stale_defaults = stale
+        self._no_controls = NO_CONTROLS.with_defaults(*stale)
+        self.revalidator = Revalidator(engine)
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
         self.has_overrides = False
 
@@ -154,7 +160,9 @@ class LLMCalls:
     ) -> Request:
         """The request with its storage key; raises when no key can be derived."""
         family = call_family(call_type)
-        request = Request(family, kwargs, controls)
+        if controls is NO_CONTROLS:  # the common case: its defaults were applied once
+            controls = self._no_controls
+        request = Request(family, kwargs, controls.with_defaults(*self.stale_defaults))
         namespace = controls.namespace or self.engine.namespace
         explicit = kwargs.get("cache_key")
         override = None if explicit is not None else self.override("key")
@@ -200,7 +208,7 @@ class LLMCalls:
                 return await self._semantic_lookup(request)
 
         try:
-            return await engine.read(
+            entry = await engine.read(
                 request.key,
                 request.call_type,
                 request.controls,
@@ -208,6 +216,7 @@ class LLMCalls:
                 materialize,
                 _model(request),
             )
+            return request.answer(entry)
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -261,13 +270,14 @@ class LLMCalls:
         if first.controls.no_cache:
             return [None] * len(requests)
         try:
-            return await self.engine.read_many(
+            entries = await self.engine.read_many(
                 [r.key for r in requests],
                 first.call_type,
                 first.controls,
                 plain_value,
                 _model(first),
             )
+            return [r.answer(e) for r, e in zip(requests, entries, strict=True)]
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)
             degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -304,7 +314,8 @@ class LLMCalls:
             meta = request.meta
             if self.semantic is not None and request.params is not None:
                 meta = self.semantic.entry_meta(request.call_type, request.params, meta)
-            await engine.write(request.key, result, request.call_type, ttl, meta)
+            stale = request.controls.max_stale
+            await engine.write(request.key, result, request.call_type, ttl, meta, stale)
             await self._index(request, ttl)
         except Exception as exc:  # a broken store never breaks the call
             await engine.error(request.call_type, request.key, _perf(), exc, stage="write")
@@ -349,7 +360,7 @@ class LLMCalls:
             if ttl == 0:
                 return
             items = [(r.key, value, r.meta) for r, value in pairs]
-            await self.engine.write_many(items, first.call_type, ttl)
+            await self.engine.write_many(items, first.call_type, ttl, first.controls.max_stale)
         except Exception as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc, stage="write")
 
@@ -358,6 +369,7 @@ class LLMCalls:
         request = await self.begin(kwargs)
         if request is None:
             return None
+        request.controls = request.controls.fresh_only()  # nothing here could refresh it
         entry = await self.lookup(request)
         return None if entry is None else entry.result
 

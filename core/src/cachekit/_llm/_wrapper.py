@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
 from cachekit._llm._info import CacheInfo
+from cachekit._llm._stale import revalidate, revalidate_sync
 from cachekit._llm._streams import (
     RecordingAsyncStream,
     RecordingStream,
@@ -155,20 +156,28 @@ async def _acall(call: WrappedCall) -> Any:
     call.ticket = call.calls.flights.ticket()  # before the read: see _singleflight
     value = await call.lookup()
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate(call, _acall)
         return call.remember(ReplayAsyncStream(value) if call.streaming else value)
     request = call.request
     if request is None:  # no key: an uncached call
         return await _invoke(call)
-    if call.streaming:
-        return call.remember(await _astream_result(call, await _invoke(call)))
+    try:
+        if call.streaming:
+            return call.remember(await _astream_result(call, await _invoke(call)))
 
-    async def work() -> Any:
-        result = await _invoke(call)
-        await call.save(result)
-        return result
+        async def work() -> Any:
+            result = await _invoke(call)
+            await call.save(result)
+            return result
 
-    lead = _across_processes(call, work)
-    return call.remember(await call.calls.flights.run(request.key, lead, call.ticket))
+        lead = _across_processes(call, work)
+        return call.remember(await call.calls.flights.run(request.key, lead, call.ticket))
+    except Exception as exc:  # stale-if-error: a held entry answers instead
+        value = await call.held_answer(exc)
+        if value is MISS:
+            raise
+        return call.remember(ReplayAsyncStream(value) if call.streaming else value)
 
 
 def _across_processes(
@@ -177,11 +186,9 @@ def _across_processes(
     run: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
     lock: tuple[str, Callable[[], Awaitable[Any]]] | None = None,
 ) -> Callable[[], Any]:
-    """``work`` as the in-process leader runs it: inside the distributed flight when
-    ``single_flight="distributed"`` (``run``: the sync face's way to run the lock
-    operations; ``lock``: another lock name and re-read than the request's), else as
-    it is. ``no-cache`` requests want a fresh answer each, and the waiters of a
-    ``no-store`` leader would find nothing to read."""
+    """``work`` inside the distributed flight with ``single_flight="distributed"`` (``run``
+    runs the sync face's lock operations; ``lock``: a lock name and re-read other than the
+    request's). Not for ``no-cache`` (fresh each) or ``no-store`` (nothing to re-read)."""
     distributed = call.calls.distributed
     request = call.request
     controls = call.controls
@@ -215,6 +222,8 @@ async def _aitems(call: WrappedCall) -> Any:
     ticket = flights.ticket()  # before the read: see _singleflight
     if not await call.lookup_items():
         return await _invoke(call)
+    if call.stale_at is not None:
+        revalidate(call, _acall)
     kwargs = call.missing_kwargs()
     response = None
     result: Any = MISS
@@ -228,7 +237,11 @@ async def _aitems(call: WrappedCall) -> Any:
 
         key = call.items_flight_key()
         lock = (call.items_lock_name(key), call.items_stored)
-        response = await flights.run(key, _across_processes(call, work, lock=lock), ticket)
+        try:
+            response = await flights.run(key, _across_processes(call, work, lock=lock), ticket)
+        except Exception as exc:  # stale-if-error: held items answer instead
+            if not await call.held_items(exc):
+                raise
         if response is ITEMS_STORED:  # another process stored them while this one waited
             return await _aitems(call)
     if result is MISS:
@@ -262,6 +275,8 @@ async def _async_generator(call: WrappedCall) -> AsyncIterator[Any]:
     """An async generator function's wrapper: the lookup happens on first iteration."""
     value = await call.lookup()
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate(call, _async_generator)
         stream: Any = ReplayAsyncStream(value)
     elif call.request is None:
         stream = call.fn(*call.args, **call.kwargs)
@@ -311,37 +326,50 @@ def _sync_result(call: WrappedCall, result: Any) -> Any:
 def _call(call: WrappedCall, state: _Kind) -> Any:
     run = call.calls.engine.run
     if call.items is not None:
-        return _items(call, run)
+        return _items(call, run, state)
     call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
     value = run(call.lookup())
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate_sync(call, lambda again: _call(again, state))
         return call.remember(ReplayStream(value) if call.streaming else value)
     request = call.request
     if request is None:
         return call.fn(*call.args, **call.kwargs)
-    if call.streaming:
-        result = _provider(call)
-    else:
-
-        def work() -> Any:
-            fresh = _provider(call)
-            return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
-
-        result = call.calls.sync_flights.run(
-            request.key, _across_processes(call, work, run), call.ticket
-        )
+    try:
+        result = _call_through(call, request.key)
+    except Exception as exc:  # stale-if-error: a held entry answers instead
+        value = run(call.held_answer(exc))
+        if value is MISS:
+            raise
+        return call.remember(ReplayStream(value) if call.streaming else value)
     if inspect.isawaitable(result):  # a "sync" function that returned an awaitable: learn
         state.kind = "async"
         return _afinish_first(call, result)
     return call.remember(_sync_result(call, result) if call.streaming else result)
 
 
-def _items(call: WrappedCall, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> Any:
+def _call_through(call: WrappedCall, key: str) -> Any:
+    """A sync miss: call the provider (once per key in flight) and store its answer."""
+    if call.streaming:
+        return _provider(call)
+
+    def work() -> Any:
+        fresh = _provider(call)
+        return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
+
+    lead = _across_processes(call, work, call.calls.engine.run)
+    return call.calls.sync_flights.run(key, lead, call.ticket)
+
+
+def _items(call: WrappedCall, run: Callable[[Coroutine[Any, Any, Any]], Any], state: _Kind) -> Any:
     """:func:`_aitems` for the sync face (the provider called in this thread)."""
     flights = call.calls.sync_flights
     ticket = flights.ticket()  # before the read: see _singleflight
     if not run(call.lookup_items()):
         return call.fn(*call.args, **call.kwargs)
+    if call.stale_at is not None:
+        revalidate_sync(call, lambda again: _call(again, state))
     kwargs = call.missing_kwargs()
     response = None
     result: Any = MISS
@@ -355,9 +383,13 @@ def _items(call: WrappedCall, run: Callable[[Coroutine[Any, Any, Any]], Any]) ->
 
         key = call.items_flight_key()
         lock = (call.items_lock_name(key), call.items_stored)
-        response = flights.run(key, _across_processes(call, work, run, lock), ticket)
+        try:
+            response = flights.run(key, _across_processes(call, work, run, lock), ticket)
+        except Exception as exc:  # stale-if-error: held items answer instead
+            if not run(call.held_items(exc)):
+                raise
         if response is ITEMS_STORED:
-            return _items(call, run)
+            return _items(call, run, state)
     if result is MISS:
         result = run(_finish_items(call, response, store=False))
     if result is None:

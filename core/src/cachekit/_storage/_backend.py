@@ -10,7 +10,9 @@ import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import ClassVar
 
-__all__ = ["AsyncBackend"]
+from cachekit._storage._usage import Usage
+
+__all__ = ["AsyncBackend", "Usage"]
 
 
 class AsyncBackend(abc.ABC):
@@ -36,8 +38,8 @@ class AsyncBackend(abc.ABC):
     * :meth:`aclose` is idempotent.
 
     Capability flags (class attributes) let the core pick a faster path; optional
-    methods (:meth:`scan`, the lock) raise :class:`NotImplementedError` where a store
-    lacks them.
+    methods (:meth:`scan`, :meth:`usage`, the lock) raise :class:`NotImplementedError`
+    where a store lacks them.
 
     **The lock capability** (``can_lock = True``; used by
     ``Cache(single_flight="distributed")`` so that concurrent identical misses in
@@ -73,6 +75,12 @@ class AsyncBackend(abc.ABC):
     #: True when the backend implements the lock capability (:meth:`acquire`,
     #: :meth:`renew`, :meth:`release`, :meth:`wait`); see the class docstring.
     can_lock: ClassVar[bool] = False
+    #: True when other processes that open the same store see what this one writes
+    #: (Redis, S3, a shared directory; not the in-process ``local``). With :meth:`scan`
+    #: it lets ``Cache(shared_stats=True)`` keep counters in the store for every
+    #: process (see ``cachekit._engine._shared``). A plain attribute: a wrapper such as
+    #: the L1 tier copies its inner backend's.
+    shared: bool = False
 
     @abc.abstractmethod
     async def get(self, key: str) -> bytes | None:
@@ -134,6 +142,16 @@ class AsyncBackend(abc.ABC):
         a parameter, not only the caller's cancel scope, so that a store can block on
         the server side (``BLMOVE … timeout``) instead of being cut off mid-command."""
         raise NotImplementedError(f"{self.name or type(self).__name__} cannot lock")
+
+    async def usage(self, prefix: str) -> Usage:
+        """How many entries are stored under keys starting with ``prefix``, and the bytes
+        of their values (optional capability; see :class:`cachekit.Usage`).
+
+        ``cachekit stats`` shows it per namespace. Never called on a request path; it
+        may walk the whole prefix (page by page, never loading the listing at once).
+        Say in :attr:`Usage.note` what the count includes when it cannot be exact.
+        The default raises :class:`NotImplementedError` (the CLI then says so)."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot report its usage")
 
     async def connect(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Do one-time set-up (import a client library, open a pool) for the running

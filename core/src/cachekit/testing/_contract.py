@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from cachekit._storage._backend import AsyncBackend
+from cachekit.testing._contract_usage import SharedCountersContract, UsageContract
 from cachekit.testing._lock_contract import LockContract
 
 __all__ = ["BackendContract", "FakeClock", "unit_vector"]
@@ -29,9 +30,11 @@ class FakeClock:
         self.now += seconds
 
 
-class BackendContract(LockContract):
-    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it. The lock
-    capability's tests (:class:`LockContract`) run for backends with ``can_lock``."""
+class BackendContract(UsageContract, SharedCountersContract, LockContract):
+    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it.
+
+    Includes the sections of optional abilities (``usage``, shared counters, the lock), which
+    skip themselves for a backend that does not declare them."""
 
     @pytest.fixture
     def anyio_backend(self) -> str:
