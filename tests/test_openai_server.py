@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -220,6 +221,31 @@ def test_fail_next_answers_with_an_openai_error_then_recovers(
         client.embeddings.create(model="e", input="x")
     with pytest.raises(ValueError, match="4xx/5xx"):
         openai_server.fail_next(200)
+
+
+def test_held_requests_arrive_but_are_answered_only_after_release(
+    openai_server: OpenAIServer,
+) -> None:
+    answers: list[tuple[int, bytes]] = []
+    openai_server.hold()
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            post(openai_server, "/embeddings", {"model": "e", "input": "x"})
+        )
+    )
+    caller.start()
+    openai_server.wait_for_requests(1)  # arrived, held: in flight
+    assert openai_server.arrivals == 1
+    assert openai_server.count() == 0 and answers == []
+    openai_server.release()
+    caller.join()
+    assert [status for status, _ in answers] == [200]
+    [recorded] = openai_server.requests
+    assert recorded.received_at > 0
+    openai_server.reset()
+    assert openai_server.arrivals == 0
+    with pytest.raises(TimeoutError):
+        openai_server.wait_for_requests(1, timeout=0.05)
 
 
 def test_an_unknown_route_is_an_openai_style_404(openai_server: OpenAIServer) -> None:

@@ -184,7 +184,6 @@ async def test_a_late_follower_with_a_stale_miss_does_not_call_again() -> None:
     assert provider.count == 1
 
 
-@pytest.mark.xfail(reason="GAP: per-item embedding requests are not single-flighted", strict=True)
 async def test_concurrent_identical_embedding_misses_make_one_call(cache: Cache) -> None:
     calls: list[Any] = []
     gate = anyio.Event()
@@ -195,12 +194,21 @@ async def test_concurrent_identical_embedding_misses_make_one_call(cache: Cache)
         return embedding_response(kwargs, len(calls))
 
     wrapped = cache.cached("aembedding")(aembedding)
+    results: list[Any] = []
+
+    async def caller() -> None:
+        results.append(await wrapped(model="e", input=["a", "b"]))
+
     async with anyio.create_task_group() as tg:
         for _ in range(3):
-            tg.start_soon(lambda: wrapped(model="e", input=["a", "b"]))
+            tg.start_soon(caller)
         await anyio.wait_all_tasks_blocked()
         gate.set()
     assert len(calls) == 1
+    assert results == [results[0]] * 3 and results[0] is not results[1]  # own copies
+    assert cache.stats().stores == 2  # each item stored once, by the leader
+    assert await wrapped(model="e", input=["b", "a"]) is not None
+    assert len(calls) == 1  # and both items hit afterwards
 
 
 # -- sync callers in threads ------------------------------------------------------------------
@@ -322,3 +330,22 @@ def test_an_interrupted_leader_thread_does_not_strand_the_followers(
     assert results.count(interrupt) == 1
     assert [r for r in results if r is not interrupt] == [chat_response("gpt-4o-mini", 2)] * (N - 1)
     assert provider.count == 2
+
+
+def test_threads_with_identical_embedding_batches_make_one_call(
+    cache: Cache, flights: FlightThreading
+) -> None:
+    calls: list[Any] = []
+
+    def embedding(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if kwargs["input"] == ["a", "b"]:
+            flights.wait_for_followers(N - 1)  # every other thread waits on this flight
+        return embedding_response(kwargs, len(calls))
+
+    wrapped = cache.cached("embedding")(embedding)
+    wrapped(model="e", input=["warm-up"])  # the wrapper learns the function is sync
+    results = run_threads(N, lambda: wrapped(model="e", input=["a", "b"]))
+    assert len(calls) == 2 and calls[1]["input"] == ["a", "b"]
+    assert results == [results[0]] * N
+    assert cache.stats().stores == 3  # "warm-up", then "a" and "b" once each

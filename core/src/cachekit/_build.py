@@ -6,6 +6,7 @@ routed to the backend's factory by its signature (:mod:`cachekit._kernel._option
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,12 @@ from cachekit._engine._shared import SharedStats
 from cachekit._kernel._options import route_options
 from cachekit._kernel._registry import embedder_registry, resolve_backend
 from cachekit._llm._calls import MODES, LLMCalls
+from cachekit._llm._distributed import (
+    DEFAULT_LEASE,
+    DEFAULT_WAIT,
+    SINGLE_FLIGHT_MODES,
+    DistributedFlight,
+)
 from cachekit._policy._controls import validate_ttl, validate_window
 from cachekit._policy._crypto import AesGcmProtector, parse_keys
 from cachekit._policy._keys import DEFAULT_CALL_TYPES, DEFAULT_NAMESPACE, validate_namespace
@@ -32,6 +39,8 @@ from cachekit._storage._tiered import TieredBackend
 from cachekit.exceptions import ConfigurationError
 
 __all__ = ["Parts", "build_parts"]
+
+logger = logging.getLogger("cachekit")
 
 _SEMANTIC_OPTIONS = (
     "similarity_threshold",
@@ -87,6 +96,11 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     except TypeError as exc:
         raise ConfigurationError(f"Cache(breaker=) has an unknown setting: {exc}") from None
     opts.pop("plugins", None)
+    flight = _flight_options(
+        opts.pop("single_flight", None),
+        opts.pop("single_flight_lease", None),
+        opts.pop("single_flight_wait", None),
+    )
     protector = _protector(
         opts.pop("encryption_key", None),
         opts.pop("encryption_keys", None),
@@ -125,6 +139,7 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
     if isinstance(backend, SemanticBackend):
         semantic = _semantic_index(pm, backend, engine, semantic_options)
     calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode, stale=stale)
+    calls.distributed = _distributed(type_name, engine, backend, *flight)
     return Parts(ttl, namespace, timeout, supported, engine, semantic, calls)
 
 
@@ -137,6 +152,45 @@ def _shared_stats(type_name: str, engine: Engine) -> SharedStats:
             f"keys (redis, s3, disk); {type_name!r} keeps no shared counters"
         )
     return SharedStats(engine, engine.clock)
+
+
+def _flight_options(mode: object, lease: object, wait: object) -> tuple[str, float, float]:
+    """``single_flight`` and its lease and wait bounds, validated."""
+    mode = "process" if mode is None else mode
+    if mode not in SINGLE_FLIGHT_MODES:
+        raise ConfigurationError(
+            f"single_flight must be one of {', '.join(SINGLE_FLIGHT_MODES)}, got {mode!r}"
+        )
+    bounds = []
+    for name, value, default in (
+        ("single_flight_lease", lease, DEFAULT_LEASE),
+        ("single_flight_wait", wait, DEFAULT_WAIT),
+    ):
+        checked = validate_ttl(default if value is None else value, f"Cache({name}=)")
+        if not checked:
+            raise ConfigurationError(f"Cache({name}=) must be > 0 seconds, got {value!r}")
+        bounds.append(checked)
+    return str(mode), bounds[0], bounds[1]
+
+
+def _distributed(
+    type_name: str, engine: Engine, backend: AsyncBackend, mode: str, lease: float, wait: float
+) -> DistributedFlight | None:
+    """The distributed flight of ``single_flight="distributed"`` (``None``: in-process
+    only, with one WARNING when the backend cannot lock)."""
+    if mode != "distributed":
+        return None
+    locker = backend.l2 if isinstance(backend, TieredBackend) else backend
+    if not locker.can_lock:
+        logger.warning(
+            "cachekit %s cache: single_flight='distributed' needs a backend that can lock "
+            "(redis does); %r cannot, so identical misses are coalesced per process only. "
+            "Fix: use a backend that can lock, or single_flight='process'",
+            type_name,
+            type_name,
+        )
+        return None
+    return DistributedFlight(engine, locker, lease, wait)
 
 
 def _protector(

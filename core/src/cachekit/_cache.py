@@ -77,9 +77,10 @@ class Cache:
     backend factories that take one), the L1 tier (``l1_ttl``, ``l1_max_size``,
     ``l1_max_size_bytes``), ``pricing`` and ``shared_stats`` (also keep the counters in
     a shared backend, for ``cachekit stats``: README, "What the cache saves") and, for
-    semantic types, ``similarity_threshold``,
-    ``embedder`` and ``redis_semantic_cache_embedding_model`` /
-    ``qdrant_semantic_cache_embedding_model``.
+    semantic types, ``similarity_threshold``, ``embedder`` and
+    ``redis_semantic_cache_embedding_model`` / ``qdrant_semantic_cache_embedding_model``.
+    ``single_flight``: ``"process"`` (default) or ``"distributed"`` (one provider call
+    across processes on a backend that can lock; ``single_flight_lease``, ``_wait``).
 
     Encryption at rest (``pip install "cachekit-core[encryption]"``): ``encryption_key``
     (32 bytes, or base64 text) or ``encryption_keys=[current, *older]`` encrypt every

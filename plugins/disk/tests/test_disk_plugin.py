@@ -3,6 +3,7 @@ configured with LiteLLM's option names or a URL."""
 
 from __future__ import annotations
 
+import logging
 from importlib import metadata
 from pathlib import Path
 
@@ -167,3 +168,24 @@ def test_registering_the_plugin_imports_no_backend_module() -> None:
     assert "cachekit_disk._plugin" in loaded  # the plugin was registered
     heavy = {"platformdirs", "cachekit_disk._backend", "cachekit_disk._store"}
     assert not heavy & loaded
+
+
+def test_distributed_single_flight_falls_back_to_process_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pm = build_plugin_manager(autoload=True)
+    with caplog.at_level(logging.WARNING, logger="cachekit"):
+        cache = Cache(
+            type="disk", disk_cache_dir=str(tmp_path), plugins=pm, single_flight="distributed"
+        )
+        calls: list[int] = []
+
+        @cache.cached("completion")
+        def complete(**request: object) -> dict[str, int]:
+            calls.append(1)
+            return {"n": len(calls)}
+
+        assert complete(model="m", prompt="p") == complete(model="m", prompt="p") == {"n": 1}
+        cache.close()
+    [record] = caplog.records  # once, when the cache is built; calls add nothing
+    assert "'disk' cannot" in record.getMessage() and "single_flight" in record.getMessage()

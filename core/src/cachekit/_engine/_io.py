@@ -58,8 +58,11 @@ class Chokepoint:
         self.breaker = breaker
         self.inline = backend.inline
 
-    async def run(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run one backend operation ``call(*args)`` named ``op``."""
+    async def run(
+        self, op: str, call: Callable[..., Awaitable[T]], *args: Any, bound: float | None = None
+    ) -> T:
+        """Run one backend operation ``call(*args)`` named ``op``, bounded by the
+        operation timeout (or by ``bound`` seconds: a lock ``wait`` blocks by design)."""
         if self.inline:
             try:
                 return await call(*args)
@@ -72,14 +75,15 @@ class Chokepoint:
             )
         try:
             await self._connect()
-            if self.timeout is None:
+            limit = self.timeout if bound is None else bound
+            if limit is None:
                 result = await call(*args)
             elif _running_asyncio():
                 # asyncio's own timeout costs a third of anyio.fail_after per operation
-                async with _asyncio_timeout(self.timeout):
+                async with _asyncio_timeout(limit):
                     result = await call(*args)
             else:
-                with anyio.fail_after(self.timeout):
+                with anyio.fail_after(limit):
                     result = await call(*args)
         except CacheKitError:
             breaker.failure()
@@ -87,7 +91,7 @@ class Chokepoint:
         except TimeoutError:
             breaker.failure()
             raise BackendTimeoutError(
-                f"{self.name} {op} took longer than {self.timeout} s"
+                f"{self.name} {op} took longer than {self.timeout if bound is None else bound} s"
             ) from None
         except Exception as exc:
             breaker.failure()

@@ -35,6 +35,9 @@ _CORE_OPTIONS: dict[str, type] = {
     "l1_ttl": float,
     "l1_max_size": int,
     "l1_max_size_bytes": int,
+    "single_flight": str,
+    "single_flight_lease": float,
+    "single_flight_wait": float,
 }
 
 

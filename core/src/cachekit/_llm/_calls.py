@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
+from cachekit._llm._distributed import DistributedFlight
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
@@ -97,6 +98,8 @@ class LLMCalls:
         self.keys = KeyParams(engine.plugins)
         self.flights = AsyncSingleFlight()
         self.sync_flights = SyncSingleFlight()
+        #: ``Cache(single_flight="distributed")`` on a backend that can lock, else None.
+        self.distributed: DistributedFlight | None = None
         #: ``Cache(stale_while_revalidate=, stale_if_error=)``: windows of calls that give none.
         self.stale_defaults = stale
         self._no_controls = NO_CONTROLS.with_defaults(*stale)

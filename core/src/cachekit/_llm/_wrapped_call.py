@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,13 +21,29 @@ from cachekit._llm._info import CacheInfo, remember
 from cachekit._llm._requests import Request
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
-from cachekit._policy._keys import call_family
+from cachekit._policy._keys import KEY_PREFIX, call_family
 from cachekit._policy._models import build_model, is_model_class, restore_nested
+from cachekit.exceptions import CacheKitError
 
-__all__ = ["MISS", "WrappedCall"]
+__all__ = ["ITEMS_STORED", "MISS", "WrappedCall"]
 
 #: What :meth:`WrappedCall.lookup` returns when there is no usable entry.
 MISS: Any = object()
+
+
+class _Stored:
+    """Another process stored the missing items; read them (kept by copies)."""
+
+    def __copy__(self) -> _Stored:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Stored:
+        return self
+
+
+#: What a distributed flight over missing embedding items returns when another process
+#: stored them all while this one waited.
+ITEMS_STORED: Any = _Stored()
 
 _perf = time.perf_counter
 
@@ -170,6 +187,23 @@ class WrappedCall:
         again.stale_items = []
         return again
 
+    async def recheck(self) -> Any:
+        """Read the entry again (another process may have stored it since the miss): the
+        answer, or :data:`MISS`. A raw read first, so a still-empty key is not counted
+        as a second miss."""
+        calls = self.calls
+        request = self.request
+        if request is None:
+            return MISS
+        if not calls.has_overrides:
+            try:
+                if await calls.engine.fetch(request.key) is None:
+                    return MISS
+            except CacheKitError as exc:
+                await calls.engine.error(request.call_type, request.key, _perf(), exc)
+                return MISS
+        return await self.lookup()
+
     def _materialize(self, entry: Entry) -> Any:
         """The read path's last step: the stored value rebuilt into the caller's type (a
         list of chunks for a stream); raises if it does not fit (a miss, reported)."""
@@ -226,6 +260,7 @@ class WrappedCall:
         """Fetch every item; ``False`` when keys cannot be derived (call through)."""
         assert self.items is not None
         plan = self.plan = EmbeddingPlan(self.items)
+        self.requests = []  # a second lookup (after a distributed wait) starts afresh
         calls = self.calls
         for item in plan.unique:
             try:
@@ -268,8 +303,34 @@ class WrappedCall:
             return None
         return {**self.kwargs, "input": missing}
 
-    async def finish_items(self, response: Any) -> Any:
-        """Store the provider's items and return the whole answer in request order."""
+    def _missing_keys(self) -> list[str]:
+        assert self.plan is not None
+        missing = {item_id(item) for item in self.plan.missing()}
+        pairs = zip(self.plan.unique, self.requests, strict=True)
+        return sorted(r.key for i, r in pairs if item_id(i) in missing)
+
+    def items_flight_key(self) -> str:
+        """The single-flight key of this call's missing items (their keys, sorted)."""
+        return "items\n" + "\n".join(self._missing_keys())
+
+    @staticmethod
+    def items_lock_name(flight_key: str) -> str:
+        """The distributed lock of a set of missing items (a digest of their keys)."""
+        return f"{KEY_PREFIX}items:{hashlib.sha256(flight_key.encode()).hexdigest()}"
+
+    async def items_stored(self) -> Any:
+        """Re-read the missing items (raw, not counted): :data:`ITEMS_STORED` once every
+        one is stored (by another process), else :data:`MISS`."""
+        engine = self.calls.engine
+        try:
+            raws = await engine.io("get_many", engine.backend.get_many, self._missing_keys())
+        except CacheKitError:
+            return MISS
+        return ITEMS_STORED if all(raw is not None for raw in raws) else MISS
+
+    async def finish_items(self, response: Any, store: bool = True) -> Any:
+        """Store the provider's items (unless ``store`` is false: a single-flight
+        follower, whose leader stored them) and return the whole answer in request order."""
         plan = self.plan
         assert plan is not None
         if response is None:  # every item was cached
@@ -292,7 +353,8 @@ class WrappedCall:
                     record["latency_s"] = round(record["latency_s"] / len(missing), 6)
                 request.meta[LLM_META] = record
             pairs.append((request, value))
-        await self.calls.save_items(pairs, response)
+        if store:
+            await self.calls.save_items(pairs, response)
         if len(missing) == len(plan.inputs):  # nothing came from the cache: the original answer
             return response
         return self._merged(plan, doc, response)

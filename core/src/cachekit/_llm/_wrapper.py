@@ -19,7 +19,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
@@ -34,7 +34,7 @@ from cachekit._llm._streams import (
     is_sync_stream,
 )
 from cachekit._llm._types import CallKind, call_kind
-from cachekit._llm._wrapped_call import MISS, WrappedCall
+from cachekit._llm._wrapped_call import ITEMS_STORED, MISS, WrappedCall
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._keys import LLM_FAMILIES, call_family
 from cachekit.exceptions import ConfigurationError
@@ -171,12 +171,37 @@ async def _acall(call: WrappedCall) -> Any:
             await call.save(result)
             return result
 
-        return call.remember(await call.calls.flights.run(request.key, work, call.ticket))
+        lead = _across_processes(call, work)
+        return call.remember(await call.calls.flights.run(request.key, lead, call.ticket))
     except Exception as exc:  # stale-if-error: a held entry answers instead
         value = await call.held_answer(exc)
         if value is MISS:
             raise
         return call.remember(ReplayAsyncStream(value) if call.streaming else value)
+
+
+def _across_processes(
+    call: WrappedCall,
+    work: Callable[[], Any],
+    run: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+    lock: tuple[str, Callable[[], Awaitable[Any]]] | None = None,
+) -> Callable[[], Any]:
+    """``work`` inside the distributed flight with ``single_flight="distributed"`` (``run``
+    runs the sync face's lock operations; ``lock``: a lock name and re-read other than the
+    request's). Not for ``no-cache`` (fresh each) or ``no-store`` (nothing to re-read)."""
+    distributed = call.calls.distributed
+    request = call.request
+    controls = call.controls
+    if distributed is None or controls.no_cache or controls.no_store:
+        return work
+    if lock is None:
+        if request is None:
+            return work
+        lock = (request.key, call.recheck)
+    args = (call_family(call.call_type), lock[0], MISS, lock[1], work)
+    if run is None:
+        return functools.partial(distributed.run, *args)
+    return functools.partial(distributed.run_sync, run, *args)
 
 
 async def _astream_result(call: WrappedCall, result: Any) -> Any:
@@ -190,23 +215,50 @@ async def _astream_result(call: WrappedCall, result: Any) -> Any:
 
 
 async def _aitems(call: WrappedCall) -> Any:
+    """Per-item embeddings: identical sets of missing items share one provider call
+    (per process, and across processes with ``single_flight="distributed"``); the
+    caller that makes it stores the items before its flight ends."""
+    flights = call.calls.flights
+    ticket = flights.ticket()  # before the read: see _singleflight
     if not await call.lookup_items():
         return await _invoke(call)
     if call.stale_at is not None:
         revalidate(call, _acall)
     kwargs = call.missing_kwargs()
-    try:
-        response = None if kwargs is None else await _invoke(call, kwargs)
-    except Exception as exc:  # stale-if-error: held items answer instead
-        if not await call.held_items(exc):
-            raise
-        response = None
-    try:
-        result = await call.finish_items(response)
-    except Exception as exc:  # the answer could not be split per item: pass it on, uncached
-        await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
-        result = response if response is not None else await _invoke(call)
+    response = None
+    result: Any = MISS
+    if kwargs is not None:
+
+        async def work() -> Any:
+            nonlocal result
+            fresh = await _invoke(call, kwargs)
+            result = await _finish_items(call, fresh, store=True)  # before the lock's release
+            return fresh
+
+        key = call.items_flight_key()
+        lock = (call.items_lock_name(key), call.items_stored)
+        try:
+            response = await flights.run(key, _across_processes(call, work, lock=lock), ticket)
+        except Exception as exc:  # stale-if-error: held items answer instead
+            if not await call.held_items(exc):
+                raise
+        if response is ITEMS_STORED:  # another process stored them while this one waited
+            return await _aitems(call)
+    if result is MISS:
+        result = await _finish_items(call, response, store=False)
+    if result is None:
+        result = await _invoke(call)
     return _items_info(call, result, response is None)
+
+
+async def _finish_items(call: WrappedCall, response: Any, store: bool) -> Any:
+    """The whole answer (storing the provider's items if ``store``). Fail-open: an
+    answer that cannot be split per item is passed on uncached (``None`` if none)."""
+    try:
+        return await call.finish_items(response, store=store)
+    except Exception as exc:
+        await call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write")
+        return response
 
 
 def _items_info(call: WrappedCall, result: Any, all_cached: bool) -> Any:
@@ -274,23 +326,7 @@ def _sync_result(call: WrappedCall, result: Any) -> Any:
 def _call(call: WrappedCall, state: _Kind) -> Any:
     run = call.calls.engine.run
     if call.items is not None:
-        if not run(call.lookup_items()):
-            return call.fn(*call.args, **call.kwargs)
-        if call.stale_at is not None:
-            revalidate_sync(call, lambda again: _call(again, state))
-        kwargs = call.missing_kwargs()
-        try:
-            response = None if kwargs is None else _provider(call, kwargs)
-        except Exception as exc:  # stale-if-error: held items answer instead
-            if not run(call.held_items(exc)):
-                raise
-            response = None
-        try:
-            result = run(call.finish_items(response))
-        except Exception as exc:
-            run(call.calls.engine.error(call_family(call.call_type), "", _perf(), exc, "write"))
-            result = response if response is not None else call.fn(*call.args, **call.kwargs)
-        return _items_info(call, result, response is None)
+        return _items(call, run, state)
     call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
     value = run(call.lookup())
     if value is not MISS:
@@ -322,4 +358,40 @@ def _call_through(call: WrappedCall, key: str) -> Any:
         fresh = _provider(call)
         return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
 
-    return call.calls.sync_flights.run(key, work, call.ticket)
+    lead = _across_processes(call, work, call.calls.engine.run)
+    return call.calls.sync_flights.run(key, lead, call.ticket)
+
+
+def _items(call: WrappedCall, run: Callable[[Coroutine[Any, Any, Any]], Any], state: _Kind) -> Any:
+    """:func:`_aitems` for the sync face (the provider called in this thread)."""
+    flights = call.calls.sync_flights
+    ticket = flights.ticket()  # before the read: see _singleflight
+    if not run(call.lookup_items()):
+        return call.fn(*call.args, **call.kwargs)
+    if call.stale_at is not None:
+        revalidate_sync(call, lambda again: _call(again, state))
+    kwargs = call.missing_kwargs()
+    response = None
+    result: Any = MISS
+    if kwargs is not None:
+
+        def work() -> Any:
+            nonlocal result
+            fresh = _provider(call, kwargs)
+            result = run(_finish_items(call, fresh, store=True))
+            return fresh
+
+        key = call.items_flight_key()
+        lock = (call.items_lock_name(key), call.items_stored)
+        try:
+            response = flights.run(key, _across_processes(call, work, run, lock), ticket)
+        except Exception as exc:  # stale-if-error: held items answer instead
+            if not run(call.held_items(exc)):
+                raise
+        if response is ITEMS_STORED:
+            return _items(call, run, state)
+    if result is MISS:
+        result = run(_finish_items(call, response, store=False))
+    if result is None:
+        result = call.fn(*call.args, **call.kwargs)
+    return _items_info(call, result, response is None)

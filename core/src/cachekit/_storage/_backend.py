@@ -38,8 +38,27 @@ class AsyncBackend(abc.ABC):
     * :meth:`aclose` is idempotent.
 
     Capability flags (class attributes) let the core pick a faster path; optional
-    methods (:meth:`scan`, :meth:`usage`) raise :class:`NotImplementedError` where a
-    store lacks them.
+    methods (:meth:`scan`, :meth:`usage`, the lock) raise :class:`NotImplementedError`
+    where a store lacks them.
+
+    **The lock capability** (``can_lock = True``; used by
+    ``Cache(single_flight="distributed")`` so that concurrent identical misses in
+    several processes make one provider call). A lock is named by an entry's storage
+    key and lives beside it (never under it: ``clear``/``scan`` do not see locks):
+
+    * :meth:`acquire` takes the lock for ``lease`` seconds if nobody holds it and
+      returns a fresh token, else ``None`` (atomic: one of many contenders wins);
+    * :meth:`renew` extends the lease if ``token`` still holds it;
+    * :meth:`release` frees the lock if ``token`` still holds it (compare-and-delete,
+      never someone else's lock) and wakes every :meth:`wait`-er;
+    * :meth:`wait` returns at once when the lock is not held, ``True`` when it is
+      released, ``False`` when ``seconds`` pass or the lease runs out (the holder
+      died). It is notified (no polling loop) and must not starve other operations
+      (a dedicated connection for blocking waits). A release between a waiter's
+      failed :meth:`acquire` and its :meth:`wait` must not be missed.
+
+    The core bounds every lock operation with ``Cache(timeout=)`` (``wait`` with its
+    own ``seconds`` plus that), the circuit breaker and error mapping, like the others.
     """
 
     #: The type name the backend was registered under (set by the core).
@@ -53,6 +72,9 @@ class AsyncBackend(abc.ABC):
     #: True when the store expires entries itself. Expiry is checked on read from
     #: the envelope either way; this only tells tools whether a sweep is needed.
     native_ttl: ClassVar[bool] = False
+    #: True when the backend implements the lock capability (:meth:`acquire`,
+    #: :meth:`renew`, :meth:`release`, :meth:`wait`); see the class docstring.
+    can_lock: ClassVar[bool] = False
     #: True when other processes that open the same store see what this one writes
     #: (Redis, S3, a shared directory; not the in-process ``local``). With :meth:`scan`
     #: it lets ``Cache(shared_stats=True)`` keep counters in the store for every
@@ -100,6 +122,26 @@ class AsyncBackend(abc.ABC):
         """
         raise NotImplementedError(f"{self.name or type(self).__name__} cannot list its keys")
         yield prefix  # pragma: no cover - makes this an async generator like its overrides
+
+    async def acquire(self, name: str, lease: float) -> str | None:
+        """Take the lock ``name`` for ``lease`` seconds: a token, or ``None`` if it is
+        held (optional capability; see the class docstring)."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot lock")
+
+    async def renew(self, name: str, token: str, lease: float) -> bool:
+        """Extend the lease of ``name`` to ``lease`` seconds if ``token`` holds it."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot lock")
+
+    async def release(self, name: str, token: str) -> bool:
+        """Free ``name`` if ``token`` holds it and wake its waiters; whether it did."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot lock")
+
+    async def wait(self, name: str, seconds: float) -> bool:
+        """Wait (notified) until ``name`` is released (``True``), or until ``seconds``
+        pass or its lease runs out (``False``); at once if it is not held. The bound is
+        a parameter, not only the caller's cancel scope, so that a store can block on
+        the server side (``BLMOVE … timeout``) instead of being cut off mid-command."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot lock")
 
     async def usage(self, prefix: str) -> Usage:
         """How many entries are stored under keys starting with ``prefix``, and the bytes

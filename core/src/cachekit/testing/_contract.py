@@ -12,6 +12,7 @@ import pytest
 
 from cachekit._storage._backend import AsyncBackend
 from cachekit.testing._contract_usage import SharedCountersContract, UsageContract
+from cachekit.testing._lock_contract import LockContract
 
 __all__ = ["BackendContract", "FakeClock", "unit_vector"]
 
@@ -29,10 +30,10 @@ class FakeClock:
         self.now += seconds
 
 
-class BackendContract(UsageContract, SharedCountersContract):
+class BackendContract(UsageContract, SharedCountersContract, LockContract):
     """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it.
 
-    Includes the sections of optional abilities (``usage``, shared counters), which
+    Includes the sections of optional abilities (``usage``, shared counters, the lock), which
     skip themselves for a backend that does not declare them."""
 
     @pytest.fixture

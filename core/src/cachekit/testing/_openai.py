@@ -43,6 +43,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,7 @@ from types import TracebackType
 from typing import Any
 
 from cachekit.testing import _openai_bodies as bodies
+from cachekit.testing._holding import Holding
 
 __all__ = ["OpenAIServer", "RecordedRequest", "UploadedFile"]
 
@@ -84,6 +86,8 @@ class RecordedRequest:
     status: int = 200
     #: The query string, if any (``extra_query`` ends up here).
     query: str = ""
+    #: ``time.monotonic()`` when the request arrived (before any :meth:`~OpenAIServer.hold`).
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def _error(status: int, message: str, kind: str) -> _Answer:
     )
 
 
-class OpenAIServer:
+class OpenAIServer(Holding):
     """A loopback OpenAI-compatible server; see the module docstring for an example.
 
     ``base_url`` is what ``openai.OpenAI(base_url=...)`` (or LiteLLM's ``api_base``)
@@ -139,6 +143,11 @@ class OpenAIServer:
     ``reset()`` forgets requests and pending faults; ``fail_next(status, times)``
     makes the next ``times`` requests fail with an OpenAI-style error body (the SDK
     retries 408/409/429/5xx unless the client has ``max_retries=0``).
+
+    To make a provider call slow without sleeping, ``hold()`` keeps every request
+    that arrives waiting (arrived, not yet answered) until ``release()``;
+    ``wait_for_requests(n)`` blocks until ``n`` requests have arrived, held ones
+    included, so a test can act while a call is in flight.
     """
 
     def __init__(self, host: str = HOST) -> None:
@@ -147,6 +156,7 @@ class OpenAIServer:
         self._requests: list[RecordedRequest] = []
         self._faults: list[int] = []
         self._calls = 0
+        Holding.__init__(self)
         self._connections: set[socket.socket] = set()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -170,6 +180,7 @@ class OpenAIServer:
 
     def close(self) -> None:
         """Stop serving and drop kept-alive connections. Idempotent."""
+        self._open.set()  # held requests must not keep their threads
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
@@ -220,11 +231,12 @@ class OpenAIServer:
             return sum(1 for r in self._requests if r.path.endswith(path_suffix))
 
     def reset(self) -> None:
-        """Forget recorded requests and pending faults (the call counter keeps going,
+        """Forget recorded requests, arrivals and pending faults (the call counter keeps going,
         so answers stay distinct across tests)."""
         with self._lock:
             self._requests.clear()
             self._faults.clear()
+        self._forget_arrivals()
 
     def fail_next(self, status: int, times: int = 1) -> None:
         """Answer the next ``times`` requests with ``status`` and an OpenAI error body."""
@@ -331,7 +343,9 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 form,
                 files,
                 query=query,
+                received_at=time.monotonic(),
             )
+            server._arrive()
             answer = server._answer(request)
             server._record(_with_status(request, answer.status))
             if answer.events is not None:
@@ -349,7 +363,10 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("x-request-id", answer.request_id)
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client went away (killed) while held
 
         def _send_events(self, answer: _Answer) -> None:
             self.send_response(answer.status)

@@ -7,11 +7,14 @@ means no expiry. ``clear(prefix)`` walks ``SCAN MATCH`` and ``UNLINK``s in batch
 never ``KEYS``; ``scan(prefix)`` walks the same ``SCAN MATCH`` cursor. The connect timeout is short, the core's per-operation timeout
 bounds everything else, and there is at most one immediate retry, so a dead Redis
 costs at most that timeout and the client reconnects by itself when Redis returns.
-Concurrent single-key reads are coalesced into ``MGET``s (``_coalesce``).
+Concurrent single-key reads are coalesced into ``MGET``s (``_coalesce``). The backend
+can lock (``acquire``/``renew``/``release``/``wait``, see ``_locks``), so
+``Cache(single_flight="distributed")`` makes one provider call across processes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, cast
@@ -32,6 +35,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
+from cachekit_redis import _locks
 from cachekit_redis._clients import Client, LoopClients
 from cachekit_redis._config import RedisSettings, settings_from_options
 
@@ -39,6 +43,8 @@ __all__ = ["RedisBackend"]
 
 _GLOB_SPECIAL = re.compile(rb"([*?\[\]\\])")
 _MAX_MESSAGE = 200
+#: How long a release's wake-up stays for waiters that arrive just after it (seconds).
+_LINGER = 10.0
 
 
 def _ms(ttl: float) -> int:
@@ -70,6 +76,8 @@ class RedisBackend(AsyncBackend):
     """
 
     native_ttl: ClassVar[bool] = True
+    #: Distributed single-flight: a lock per entry key (see ``cachekit_redis._locks``).
+    can_lock: ClassVar[bool] = True
     #: Every process connected to the server sees the same keys (and shared counters).
     shared = True
 
@@ -116,6 +124,13 @@ class RedisBackend(AsyncBackend):
         self.settings: RedisSettings = settings_from_options(options)
         self.default_ttl = self.settings.default_ttl
         self._clients = LoopClients(self.settings)
+        # Lock waiters block on connections of their own (no socket timeout: the core
+        # bounds each wait), never on the pool other operations use.
+        self._waiters = LoopClients(
+            dataclasses.replace(
+                self.settings, socket_timeout=None, max_connections=None, coalesce_reads=False
+            )
+        )
         self._cluster = self.settings.mode == "cluster"
 
     def __repr__(self) -> str:
@@ -135,8 +150,8 @@ class RedisBackend(AsyncBackend):
             raise BackendUnavailableError(message) from exc
         raise BackendError(message) from exc
 
-    async def _client(self) -> Client:
-        handle = self._clients.get()
+    async def _client(self, clients: LoopClients | None = None) -> Client:
+        handle = (self._clients if clients is None else clients).get()
         if not handle.ready:
             try:
                 await handle.prepare()
@@ -247,6 +262,29 @@ class RedisBackend(AsyncBackend):
             if close is not None:
                 await close()
 
+    # -- the lock capability (distributed single-flight) ---------------------------
+    async def acquire(self, name: str, lease: float) -> str | None:
+        result: str | None = await self._locking("acquire", _locks.acquire, name, lease)
+        return result
+
+    async def renew(self, name: str, token: str, lease: float) -> bool:
+        return bool(await self._locking("renew", _locks.renew, name, token, lease))
+
+    async def release(self, name: str, token: str) -> bool:
+        return bool(await self._locking("release", _locks.release, name, token, _LINGER))
+
+    async def wait(self, name: str, seconds: float) -> bool:
+        # on a connection of its own: a blocked waiter never holds up other commands
+        waited = await self._locking("wait", _locks.wait_for_release, name, seconds, wait=True)
+        return bool(waited)
+
+    async def _locking(self, op: str, run: Any, *args: Any, wait: bool = False) -> Any:
+        client = await self._client(self._waiters if wait else None)
+        try:
+            return await run(client, *args)
+        except Exception as exc:
+            self._fail(f"lock {op}", exc)
+
     async def usage(self, prefix: str) -> Usage:
         """String keys under ``prefix`` and their value bytes: ``SCAN MATCH`` (every
         primary of a Cluster), then one pipeline of ``STRLEN`` + ``EXISTS`` per
@@ -285,6 +323,9 @@ class RedisBackend(AsyncBackend):
 
     async def aclose(self) -> None:
         try:
-            await self._clients.aclose()
+            try:
+                await self._clients.aclose()
+            finally:
+                await self._waiters.aclose()
         except Exception as exc:
             self._fail("close", exc)
