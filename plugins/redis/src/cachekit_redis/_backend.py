@@ -13,7 +13,7 @@ Concurrent single-key reads are coalesced into ``MGET``s (``_coalesce``).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, cast
 
 from cachekit import (
@@ -31,7 +31,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
-from cachekit_redis._clients import Client, LoopClients
+from cachekit_redis._clients import Client, LoopClients, node_of
 from cachekit_redis._config import RedisSettings, settings_from_options
 
 __all__ = ["RedisBackend"]
@@ -140,6 +140,20 @@ class RedisBackend(AsyncBackend):
             except Exception as exc:
                 self._fail("cluster discovery", exc)
         return handle.client
+
+    def fault_domain(self, key: str) -> Hashable | None:
+        """On a Cluster, the node serving ``key``'s slot (``"host:port"``, from the
+        client's slot map: no I/O), so the core keeps one circuit breaker per node and a
+        dead master stops caching only on its own slots. After a failover the client's
+        next topology refresh maps the slot to the promoted replica: a new domain, with a
+        closed breaker. ``None`` (one breaker) for standalone and Sentinel."""
+        if not self._cluster:
+            return None
+        try:
+            handle = self._clients.get()
+        except BackendError:  # not on asyncio: the operation itself will say so
+            return None
+        return node_of(cast("RedisCluster", handle.client), key)
 
     # -- primitives ----------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
