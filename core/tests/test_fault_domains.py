@@ -78,12 +78,22 @@ class ShardedBackend(AsyncBackend):
             await self.set(key, value, ttl)
 
 
+class BrokenDomainsBackend(ShardedBackend):
+    """A backend bug: naming the domain raises (or returns something unhashable)."""
+
+    def fault_domain(self, key: str) -> Hashable | None:
+        if key.endswith("1"):
+            return [key]  # type: ignore[return-value]
+        raise RuntimeError("no topology")
+
+
 class ShardedPlugin:
     @hookimpl
     def cachekit_register_backends(
         self, register: Callable[[str, Callable[..., Any]], None]
     ) -> None:
         register("sharded", ShardedBackend)
+        register("broken-domains", BrokenDomainsBackend)
 
 
 @pytest.fixture
@@ -218,6 +228,15 @@ async def test_a_batch_is_split_by_domain_and_only_the_dead_part_counts(cache: C
     assert await cache.aget_many(alive) == alive
     await cache.aset_many({key: "new" for key in alive})
     assert await cache.aget_many(alive) == ["new"] * 3
+
+
+async def test_a_raising_fault_domain_falls_back_to_the_backend_breaker(clock: FakeClock) -> None:
+    cache = Cache(type="broken-domains", plugins=plugin_manager(ShardedPlugin()))
+    await cache.aset_many({"k1": 1, "k2": 2})
+    assert await cache.aget_many(["k1", "k2"]) == [1, 2]
+    assert await cache.aget("k1") == 1
+    assert cache._engine.chokepoint.breakers is not None
+    assert len(cache._engine.chokepoint.breakers) == 0
 
 
 async def test_backends_without_domains_keep_one_breaker(clock: FakeClock) -> None:

@@ -13,7 +13,6 @@ breaker's clock is injected; wall-time figures come from
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,18 +59,6 @@ def split_requests(
     return dead[:3], alive[:3]
 
 
-def replicated(master: RedisServer, timeout: float = 10.0) -> None:
-    """Wait until ``master``'s replica has every write (its offset caught up)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = master.command("INFO", "replication")
-        replica = info.get("slave0")
-        if replica and int(replica["offset"]) >= int(info["master_repl_offset"]):
-            return
-        time.sleep(0.02)
-    raise AssertionError("the replica did not catch up with its master")
-
-
 @pytest.mark.anyio
 async def test_a_dead_master_stops_caching_only_on_its_slots_and_comes_back(
     cluster: RedisClusterServer, caplog: pytest.LogCaptureFixture
@@ -94,7 +81,7 @@ async def test_a_dead_master_stops_caching_only_on_its_slots_and_comes_back(
     dead, alive = split_requests(cache, cluster, victim)
     answers = [await provider(**req) for req in dead + alive]  # stored (and replicated)
     assert [await provider(**req) for req in dead + alive] == answers  # hits
-    await anyio.to_thread.run_sync(replicated, victim)
+    await anyio.to_thread.run_sync(cluster.wait_replicated, victim)
     provided = len(calls)
 
     victim.kill()

@@ -79,11 +79,15 @@ class Chokepoint:
         self.breakers = DomainBreakers(breaker) if self._domain_of is not None else None
 
     def breaker_for(self, key: str) -> CircuitBreaker:
-        """The breaker guarding operations on ``key``."""
-        domain = None if self._domain_of is None else self._domain_of(key)
-        if domain is None or self.breakers is None:
+        """The breaker guarding operations on ``key`` (the backend's one breaker when the
+        key has no domain, or when naming it fails: a backend bug must not break calls)."""
+        if self._domain_of is None or self.breakers is None:
             return self.breaker
-        return self.breakers.get(domain)
+        try:
+            domain = self._domain_of(key)
+            return self.breaker if domain is None else self.breakers.get(domain)
+        except Exception:
+            return self.breaker
 
     async def run(self, op: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run one backend operation ``call(*args)`` named ``op``."""

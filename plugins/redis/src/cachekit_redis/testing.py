@@ -243,6 +243,19 @@ class RedisClusterServer:
             replication.get("role") != "slave" or replication.get("master_link_status") == "up"
         )
 
+    @staticmethod
+    def wait_replicated(master: RedisServer, timeout: float = 10.0) -> None:
+        """Wait until ``master``'s first replica has every write it took (its
+        replication offset caught up), e.g. before killing ``master``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = master.command("INFO", "replication")
+            replica = info.get("slave0")
+            if replica and int(replica["offset"]) >= int(info["master_repl_offset"]):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"the replica of {master.address} did not catch up")
+
     def wait_failover(self, dead: RedisServer, timeout: float = 30.0) -> None:
         """After ``dead`` was killed: wait until a replica serves its slots (as every
         live node's ``CLUSTER SLOTS`` says) and the cluster is ok again
