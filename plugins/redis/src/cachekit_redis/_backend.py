@@ -31,7 +31,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
-from cachekit_redis._clients import Client, LoopClients, node_of
+from cachekit_redis._clients import Client, LoopClients, demote_on_failure, node_of
 from cachekit_redis._config import RedisSettings, settings_from_options
 
 __all__ = ["RedisBackend"]
@@ -59,7 +59,7 @@ class RedisBackend(AsyncBackend):
     ``startup_nodes``/``redis_startup_nodes`` (Cluster), ``sentinel_nodes`` +
     ``service_name`` (+ ``sentinel_password``), ``default_in_redis_ttl``;
     fail-fast knobs ``socket_connect_timeout`` (0.5 s), ``socket_timeout`` (none:
-    ``Cache(timeout=)`` bounds each operation), ``retries`` (1, immediate) and ``health_check_interval`` (30 s); ``scan_count``
+    ``Cache(timeout=)`` bounds each operation), ``retries`` (1, immediate; none on a Cluster) and ``health_check_interval`` (30 s); ``scan_count``
     (keys per ``SCAN`` step in ``clear``); ``coalesce_reads`` (on: concurrent
     single-key reads share one ``MGET``, see ``cachekit_redis._coalesce``). Unset options fall back to ``REDIS_URL``,
     ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD``… (see ``cachekit_redis._config``).
@@ -197,6 +197,8 @@ class RedisBackend(AsyncBackend):
             else:
                 values = await client.mget(list(keys))
         except Exception as exc:
+            if isinstance(client, RedisCluster):
+                demote_on_failure(client, keys, exc)
             self._fail("MGET", exc)
         return cast("list[bytes | None]", values)
 
@@ -211,6 +213,8 @@ class RedisBackend(AsyncBackend):
                 pipe.set(key, value, px=px)
             await pipe.execute()
         except Exception as exc:
+            if isinstance(client, RedisCluster):
+                demote_on_failure(client, list(mapping), exc)
             self._fail("SET (pipeline)", exc)
 
     async def clear(self, prefix: str) -> int:
