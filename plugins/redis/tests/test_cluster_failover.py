@@ -21,6 +21,7 @@ import anyio
 import pytest
 from cachekit import BackendUnavailableError, Cache
 from cachekit.testing import FakeClock
+from cachekit_redis import RedisBackend
 from cachekit_redis.testing import RedisClusterServer, RedisServer
 from redis.crc import key_slot
 
@@ -159,3 +160,23 @@ async def test_concurrent_reads_and_batches_fail_only_the_dead_masters_keys(
     await cache.aset_many({key: key.upper() for key in kept})
     assert await cache.aget_many(kept) == [key.upper() for key in kept]
     await cache.aclose()
+
+
+@pytest.mark.anyio
+async def test_fault_domain_is_the_node_serving_the_slot(
+    redis_cluster: RedisClusterServer, redis_server: RedisServer
+) -> None:
+    backend = RedisBackend(url=redis_cluster.url)
+    keys = [f"cachekit:v2:fd:{i}" for i in range(30)]
+    assert {backend.fault_domain(key) for key in keys} == {None}  # before discovery
+    await backend.get(keys[0])  # discovers the slot map
+    for key in keys:
+        assert (
+            backend.fault_domain(key) == redis_cluster.node_for_slot(key_slot(key.encode())).address
+        )
+    assert len({backend.fault_domain(key) for key in keys}) == 3
+    await backend.aclose()
+    standalone = RedisBackend(url=redis_server.url)
+    await standalone.get(keys[0])
+    assert standalone.fault_domain(keys[0]) is None  # one breaker, as before
+    await standalone.aclose()
