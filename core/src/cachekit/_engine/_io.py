@@ -62,7 +62,16 @@ def _asyncio_timeout(seconds: float) -> Any:
 class Chokepoint:
     """Runs the operations of one backend (see the module docstring)."""
 
-    __slots__ = ("_domain_of", "backend", "breaker", "breakers", "inline", "name", "timeout")
+    __slots__ = (
+        "_connects",
+        "_domain_of",
+        "backend",
+        "breaker",
+        "breakers",
+        "inline",
+        "name",
+        "timeout",
+    )
 
     def __init__(
         self, backend: AsyncBackend, name: str, timeout: float | None, breaker: CircuitBreaker
@@ -73,6 +82,9 @@ class Chokepoint:
         #: The backend's one breaker (every operation, when it has no fault domains).
         self.breaker = breaker
         self.inline = backend.inline
+        # Only backends with a set-up step pay for it: the bounded wait around even a
+        # finished connect() costs ~11 µs per operation, 90 times a no-op operation.
+        self._connects = type(backend).connect is not AsyncBackend.connect
         has_domains = type(backend).fault_domain is not AsyncBackend.fault_domain
         self._domain_of = backend.fault_domain if has_domains and not self.inline else None
         #: One breaker per fault domain, or None when the backend names none.
@@ -110,7 +122,8 @@ class Chokepoint:
                 f"{self.name} backend is failing; circuit open, skipping {op} without I/O"
             )
         try:
-            await self._connect()
+            if self._connects:
+                await self._connect()
             if self.timeout is None:
                 result = await call(*args)
             elif _running_asyncio():
