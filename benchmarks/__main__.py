@@ -8,6 +8,12 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The observer plugins are installed in the bench venv for their own workload
+# (workloads/observers.py, which registers them explicitly); every other row measures
+# cachekit as a user without them gets it: off in subprocesses, and left out of this
+# process's plugin manager (see _without_observer_plugins).
+os.environ.setdefault("CACHEKIT_PROMETHEUS_DISABLED", "1")
+os.environ.setdefault("CACHEKIT_OTEL_DISABLED", "1")
 
 import argparse
 import datetime as dt
@@ -21,7 +27,20 @@ from benchmarks.harness import Row, Settings, render_table, run_workload
 from benchmarks.workloads import discover
 
 PACKAGES = ["cachekit", "litellm", "aiocache", "cashews", "diskcache", "redis", "aioboto3"]
+PACKAGES += ["prometheus-client", "opentelemetry-sdk"]
+OBSERVER_PLUGINS = ("prometheus", "otel")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+
+
+def _without_observer_plugins() -> None:
+    try:
+        import cachekit
+    except ImportError:  # the cachekit rows are n/a anyway
+        return
+    pm = cachekit.get_plugin_manager()
+    for name in OBSERVER_PLUGINS:
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
 
 
 def versions() -> str:
@@ -56,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     workloads = discover()
+    _without_observer_plugins()
     if args.filters:
         wanted = [f.lower() for f in args.filters]
         workloads = [w for w in workloads if any(f in w.name.lower() for f in wanted)]

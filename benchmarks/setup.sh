@@ -47,12 +47,14 @@ fi
 
 # Peers. litellm's cache-hit path imports proxy modules: it needs fastapi, orjson and
 # soundfile too (litellm[proxy] is not installable). aiobotocore (cachekit-s3's client)
-# resolves normally beside litellm's boto3 pin.
+# resolves normally beside litellm's boto3 pin. cryptography: the encryption rows (the
+# core's "encryption" extra).
 uv pip install --quiet --python "$PY" \
     "litellm==1.110.*" fastapi orjson soundfile \
     aiocache cashews diskcache aiofiles "redis[hiredis]" \
     aiobotocore qdrant-client \
-    pyinstrument
+    cryptography pyinstrument \
+    opentelemetry-sdk
 # Only for workloads/s3_kv.py's floor, which still imports aioboto3: aioboto3 15.5.0 pins
 # an aiobotocore older than litellm allows, so it goes in without its dependencies (its
 # S3 client is aiobotocore's). cachekit-s3 itself no longer needs it.

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what the tests need (uv, the
-# workspace packages, Debian's redis-server), then lint, types and every test.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh plugins/redis -x`.
+# The whole test suite on a fresh machine: installs what the tests need (uv if missing,
+# Debian's redis-server if missing, the workspace packages), then lint, types and every
+# test. Extra arguments go to pytest, e.g. `bash scripts/test.sh plugins/redis -x`;
+# when they name tests (paths, node ids, -k/-m expressions) lint and types are skipped.
 source "$(dirname "$0")/_bootstrap.sh"
+find_uv
 
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  echo "==> installing redis-server (Debian package; the tests start their own servers)" >&2
-  SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq redis-server >/dev/null
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  say "installing redis-server with apt-get${SUDO:+ (through sudo: not root)}: the Redis tests start their own servers on free loopback ports"
+  "${SUDO[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y redis-server
 fi
 
-echo "==> syncing the workspace (.venv)" >&2
+say "syncing the workspace into .venv/ from uv.lock (every package and the dev tools)"
 uv_sync
 
 run() { "${UV[@]}" run --no-sync "$@"; }
 
-echo "==> ruff" >&2
-run ruff check .
-run ruff format --check .
-echo "==> mypy (strict)" >&2
-run mypy core/src $(ls -d plugins/*/src 2>/dev/null || true) tests/test_types.py
-echo "==> pytest" >&2
+if selects_tests "$@"; then
+  say "skipping ruff and mypy: the arguments select tests (run with no arguments for the full check)"
+else
+  say "ruff (lint and format)"
+  run ruff check .
+  run ruff format --check .
+  say "mypy (strict)"
+  run mypy core/src $(ls -d plugins/*/src) tests/test_types.py
+fi
+say "pytest $*"
 run pytest "$@"

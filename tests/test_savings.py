@@ -54,6 +54,10 @@ async def test_a_chat_hit_saves_the_tokens_latency_and_cost_of_the_miss(
     assert stats.by_namespace[cache.namespace]["misses"] == 1
     event = hits.events[0]
     assert (event.model, event.tokens_saved) == ("gpt-4o-mini", usage.total_tokens)
+    assert (event.prompt_tokens_saved, event.completion_tokens_saved) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )
     assert event.cost_saved == pytest.approx(expected_cost / 2)
     assert event.latency_saved_s is not None and event.latency_saved_s > 0
     assert stats.errors == 0

@@ -11,6 +11,10 @@ Three workloads, each with the raw client as the floor:
 * **batch read of 100 embeddings** (per-item entries, 256 floats each): floor one
   ``MGET`` + ``json.loads`` per item; cachekit's ``aget_many`` (checked during setup
   to be exactly one ``MGET`` and no ``GET`` on the server). Target ≤ 1.2x.
+* **shared counters on the hit path**: a wrapped async LLM call hit (1 KB messages)
+  with ``Cache(shared_stats=True)`` against the same cache with it off, both with an
+  L1 in front of Redis (``l1_ttl``: the cheapest hit a shared store has, so the
+  counters' share of it is the largest). Target ≤ 1.05x; a row without the L1 too.
 
 Every peer writes with the same TTL (3600 s; LiteLLM's default is 60 s). Pools are
 as the peers ship them: redis-py's is unbounded, LiteLLM's 50, cashews' 10
@@ -283,7 +287,49 @@ def build_batch(ctx: Ctx) -> None:
     ctx.add("cashews redis:// get_many", cashews_op, expect=expect, note="pickled values")
 
 
+def build_shared_stats(ctx: Ctx) -> None:
+    from benchmarks.workloads.keys import request_kwargs
+    from benchmarks.workloads.llm_calls import MISSED, RESPONSE, Provider
+
+    server = _Server(ctx)
+    kwargs = request_kwargs(1024)
+
+    def hit(shared: bool, l1: bool) -> Callable[[], Op]:
+        def make() -> Op:
+            from cachekit import Cache
+
+            options: dict[str, Any] = {"l1_ttl": 3600.0} if l1 else {}
+            namespace = f"bench-shared-{int(shared)}{int(l1)}"
+            cache = Cache.from_url(
+                server.get().url, namespace=namespace, shared_stats=shared, **options
+            )
+            ctx.defer(cache.aclose)
+            provider = Provider()
+            wrapped = cache.cached("acompletion")(provider.acall)
+            ctx.run(wrapped(**kwargs))  # the miss: stored
+            provider.answer = MISSED
+            return lambda: wrapped(**kwargs)
+
+        return make
+
+    ctx.add("cachekit hit, redis + L1, shared_stats off", hit(False, True), floor=True)
+    ctx.add(
+        "cachekit hit, redis + L1, shared_stats=True",
+        hit(True, True),
+        targeted=True,
+        expect=RESPONSE,
+        note="one snapshot write a second, on the background loop thread",
+    )
+    ctx.add("cachekit hit, redis, shared_stats off", hit(False, False), expect=RESPONSE)
+    ctx.add("cachekit hit, redis, shared_stats=True", hit(True, False), expect=RESPONSE)
+
+
 WORKLOADS = [
+    Workload(
+        "LLM call hit with shared counters (redis + L1)",
+        build=build_shared_stats,
+        target=Target("≤ 1.05x shared_stats off", ratio_max=1.05),
+    ),
     Workload(
         "redis get hit, sequential (small JSON)",
         build=build_sequential,

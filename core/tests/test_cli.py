@@ -211,7 +211,10 @@ def test_backends_reports_plugins_that_failed_and_why(broken_plugins: dict[str, 
 
     done = cli("backends", env=broken_plugins)
     assert "Traceback" not in done.stderr  # warnings are one line each
-    assert "ck_broken_import (load): ImportError: needs libfoo, not found" in done.stdout
+    assert (
+        "ck_broken_import (load) from ck-broken-import 1.0: ImportError: needs libfoo, not found"
+        in done.stdout
+    )
 
 
 def test_unknown_type_names_the_failed_plugins(broken_plugins: dict[str, str]) -> None:
@@ -230,7 +233,8 @@ def test_unknown_type_names_the_failed_plugins(broken_plugins: dict[str, str]) -
         (["--url", "not-a-url", "get", "k"], ["not a cache URL"]),
         (["--url", "nosuch://x", "stats"], ["unknown cache type 'nosuch'", "local"]),
         (["--url", "local://", "--namespace", "a:b", "get", "k"], ["namespace"]),
-        (["--url", "local://?ttl=soon", "get", "k"], ["ttl"]),
+        (["--url", "local://?ttl=soon", "get", "k"], ["ttl must be a number", "'soon'"]),
+        (["--url", "local://?l1_max_size=x", "get", "k"], ["l1_max_size must be an integer"]),
         (["--url", "local://?max_size=-1", "get", "k"], ["max_size"]),
         (["--url", "local://?no_such_option=1", "get", "k"], ["no_such_option"]),
         (["--url", "local://", "bench", "--concurrency", "0"], ["--concurrency"]),
@@ -249,6 +253,16 @@ def test_missing_plugin_says_what_to_pip_install() -> None:
         ("s3://bucket", "cachekit-s3"),
     ):
         assert_one_line_error(cli("--url", url, "get", "k", env=env), 2, f"pip install {package}")
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://h:notaport/0", "redis://:pw@h:99999/0", "redis+cluster://a:7000,b:zz"]
+)
+def test_a_bad_port_in_the_url_is_called_a_port(url: str) -> None:
+    pytest.importorskip("cachekit_redis")
+    done = cli("--url", url, "get", "k")
+    assert_one_line_error(done, 2, "the port in url must be an integer TCP port (1-65535)")
+    assert ": url must be" not in done.stderr
 
 
 def test_url_credentials_are_not_echoed() -> None:
@@ -315,13 +329,14 @@ def test_stats_on_local_is_honest_about_a_fresh_process() -> None:
     assert doc["backend"] == "local"
     assert doc["distribution"] == "cachekit-core"
     assert doc["reachable"] is True
-    assert doc["entries"] == 0
+    assert (doc["entries"], doc["bytes"]) == (0, 0)
     assert "one process" in doc["entries_note"]
-    assert doc["process"]["misses"] == 1  # the probe, and nothing else
-    assert doc["process"]["hits"] == 0
+    assert doc["counters"]["shared"] is False  # and the CLI's probe is no traffic
+    assert "keeps no shared counters" in doc["counters"]["note"]
+    assert "hits" not in doc["namespaces"]["default"]
     human = cli("--url", "local://", "stats").stdout
     assert "reachable  yes" in human
-    assert "This CLI process" in human
+    assert "this backend keeps no shared counters" in human
 
 
 # -- bench, demo, progress, Ctrl-C -----------------------------------------------------

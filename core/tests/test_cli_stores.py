@@ -192,18 +192,52 @@ async def test_declined_clear_removes_nothing(store: Store, namespace: str) -> N
 
 
 # -- stats and bench ---------------------------------------------------------------------
-def test_stats_shows_what_the_backend_can_tell(store: Store) -> None:
-    code, doc = cli_json("--url", store.url, "stats")
+def test_stats_shows_what_the_backend_can_tell(store: Store, namespace: str) -> None:
+    code, doc = cli_json("--url", store.url, "--namespace", namespace, "stats")
     assert code == 0
     assert doc["backend"] == store.name
     assert doc["distribution"] == f"cachekit-{store.name}"
     assert doc["reachable"] is True
     assert doc["probe_s"] > 0
-    # Either a count or an explanation of why there is none: never a made-up number.
-    assert isinstance(doc["entries"], int) or "not reported" in doc["entries_note"]
+    assert (doc["entries"], doc["bytes"]) == (0, 0)  # counted, not "?"
+    assert doc["counters"]["shared"] is True
+    assert doc["counters"]["writers"] == 0  # the CLI's own probe is not traffic
+    assert "no shared counters yet" in doc["counters"]["note"]
     assert PASSWORD not in json.dumps(doc)
     if store.name == "redis":
         assert doc["url"].startswith("redis://:***@127.0.0.1:")
+
+
+@pytest.mark.anyio
+async def test_stats_adds_up_every_writer_and_counts_what_is_stored(
+    store: Store, namespace: str
+) -> None:
+    plan = [(3, 1), (2, 4)]  # (hits, misses) of two caches, one after the other
+    for n, (hits, misses) in enumerate(plan):
+        async with store.cache(namespace, shared_stats=True) as cache:
+            await cache.aset(f"k{n}", "v" * (10 * (n + 1)))
+            for _ in range(hits):
+                assert await cache.aget(f"k{n}") is not None
+            for i in range(misses):
+                assert await cache.aget(f"absent-{n}-{i}") is None
+    async with store.cache(namespace) as cache:
+        raws = await cache.backend.get_many([f"cachekit:v2:{namespace}:k{n}" for n in (0, 1)])
+    assert all(raw is not None for raw in raws)
+    for _ in range(2):  # running the CLI twice changes nothing it reports
+        code, doc = cli_json("--url", store.url, "--namespace", namespace, "stats")
+        assert code == 0
+        counters = doc["counters"]
+        assert (counters["writers"], counters["processes"]) == (2, 1)  # 2 caches, 1 process
+        assert (counters["hits"], counters["misses"], counters["stores"]) == (5, 5, 2)
+        assert counters["hit_ratio"] == 0.5
+        assert counters["by_call_type"]["kv"]["hits"] == 5
+        row = doc["namespaces"][namespace]
+        assert (row["hits"], row["misses"], row["entries"]) == (5, 5, 2)
+        assert row["bytes"] == sum(len(raw) for raw in raws if raw is not None)
+        assert doc["scope"] == f"namespace {namespace!r}"
+    human = cli("--url", store.url, "--namespace", namespace, "stats").stdout
+    assert "shared counters from 1 process (2 caches), since " in human
+    assert f"{namespace}  2 " in human
 
 
 @pytest.mark.anyio

@@ -1,39 +1,49 @@
-"""The documentation's code examples run, so they cannot drift from the code.
+"""The documentation's code examples run as pasted, so they cannot drift from the code.
 
 The convention (documented in CONTRIBUTING.md, "Runnable documentation"):
 
-* in CONTRIBUTING.md every ```python block runs;
-* in README.md, core/README.md and plugins/*/README.md a ```python block runs when
-  the line before it (blank lines aside) is ``<!-- test: run -->``;
-* ``<!-- test: continue -->`` runs a block in the namespace of the previous block of
-  the same file; ``<!-- test: skip -->`` keeps a block of CONTRIBUTING.md from running;
+* every ```python block of README.md, CONTRIBUTING.md, core/README.md and
+  plugins/*/README.md runs, as a script of its own (``python example.py``) in a fresh
+  process and a fresh temporary directory: no implicit event loop, no injected names,
+  so a block that works here works when a reader pastes it into a file;
+* ``<!-- test: continue -->`` before a block appends it to the previous block's
+  script (a walkthrough split by prose: paste both blocks into one file);
+* ``<!-- test: compile-only: REASON -->`` before a block only compiles it (it needs
+  something the tests cannot give, such as a real API key); the reason is required;
+* ``<!-- test: run -->`` is accepted and changes nothing (every block runs);
 * any other ``<!-- test: … -->`` marker, or a marker not followed by a python block,
   is an error.
 
-Each chain (a block plus the blocks that continue it) runs in its own Python process
-in a fresh temporary directory. Top-level ``await`` is allowed. Tracebacks point at
-the Markdown file's own line numbers.
+Blocks that need a server read where it is from the environment, as the libraries
+do anyway (``REDIS_URL``/``REDIS_HOST``/``REDIS_PORT``, ``OPENAI_BASE_URL``/
+``OPENAI_API_KEY``); the harness points those variables at real servers it starts on
+loopback (a ``redis-server`` and :class:`cachekit.testing.OpenAIServer`), so the
+pasted code runs unchanged. Tracebacks name the Markdown file and its line numbers.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cachekit.testing import OpenAIServer, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
 MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<value>.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
-KNOWN_MARKERS = ("run", "continue", "skip")
+COMPILE_ONLY = "compile-only"
+KNOWN_MARKERS = ("run", "continue", f"{COMPILE_ONLY}: REASON")
 PYTHON = ("python", "py")
+#: Variables a block could pick up from the developer's shell; the harness sets its own.
+FOREIGN_ENV = ("CACHEKIT_", "OPENAI_", "AZURE_OPENAI", "REDIS_", "AWS_", "QDRANT_")
 
 
 class DocsError(Exception):
@@ -50,6 +60,8 @@ class Block:
 @dataclass
 class Chain:
     blocks: list[Block] = field(default_factory=list)
+    #: Why the chain is only compiled; None when it runs.
+    compile_only: str | None = None
 
     @property
     def id(self) -> str:
@@ -57,24 +69,37 @@ class Chain:
         rel = os.path.relpath(first.path, ROOT)
         return f"{rel}:{first.line}"
 
+    @property
+    def code(self) -> str:
+        return "\n".join(block.code for block in self.blocks)
 
-def parse_chains(text: str, path: str, *, run_all: bool) -> list[Chain]:
-    """The runnable chains of one Markdown document (see the module docstring)."""
+
+def _kind(value: str, path: str, line: int) -> str:
+    """A marker's value checked: 'run', 'continue' or 'compile-only: REASON'."""
+    if value in ("run", "continue"):
+        return value
+    name, colon, reason = value.partition(":")
+    if name.strip() == COMPILE_ONLY:
+        if not colon or not reason.strip():
+            raise DocsError(f"{path}:{line}: '{COMPILE_ONLY}' needs a reason: {KNOWN_MARKERS[2]}")
+        return value
+    raise DocsError(f"{path}:{line}: unknown marker 'test: {value}' ({', '.join(KNOWN_MARKERS)})")
+
+
+def parse_chains(text: str, path: str) -> list[Chain]:
+    """The chains of one Markdown document: every python block (see the module docstring)."""
     lines = text.splitlines()
     chains: list[Chain] = []
-    pending: tuple[str, int] | None = None  # (marker, line number)
+    pending: tuple[str, int] | None = None  # (marker kind, line number)
     i = 0
     while i < len(lines):
         line = lines[i]
         marker = MARKER.match(line)
         fence = FENCE.match(line)
         if marker:
-            value = marker.group("value")
-            if value not in KNOWN_MARKERS:
-                raise DocsError(f"{path}:{i + 1}: unknown marker 'test: {value}' ({KNOWN_MARKERS})")
             if pending is not None:
                 raise DocsError(f"{path}:{pending[1]}: marker is not followed by a python block")
-            pending = (value, i + 1)
+            pending = (_kind(marker.group("value"), path, i + 1), i + 1)
         elif fence:
             end = _closing_fence(lines, i, fence.group("fence"), path)
             is_python = fence.group("lang").lower() in PYTHON
@@ -82,14 +107,7 @@ def parse_chains(text: str, path: str, *, run_all: bool) -> list[Chain]:
                 raise DocsError(f"{path}:{pending[1]}: marker is not followed by a python block")
             if is_python:
                 code = "\n".join(_dedent(lines[i + 1 : end], len(fence.group("indent"))))
-                block = Block(path, i + 2, code)
-                kind = pending[0] if pending else ("run" if run_all else "skip")
-                if kind == "run":
-                    chains.append(Chain([block]))
-                elif kind == "continue":
-                    if not chains:
-                        raise DocsError(f"{path}:{i + 1}: 'test: continue' with no block before it")
-                    chains[-1].blocks.append(block)
+                _add(chains, Block(path, i + 2, code), pending[0] if pending else "run")
             pending = None
             i = end
         elif line.strip() and pending is not None:
@@ -98,6 +116,19 @@ def parse_chains(text: str, path: str, *, run_all: bool) -> list[Chain]:
     if pending is not None:
         raise DocsError(f"{path}:{pending[1]}: marker is not followed by a python block")
     return chains
+
+
+def _add(chains: list[Chain], block: Block, kind: str) -> None:
+    if kind == "continue":
+        if not chains:
+            raise DocsError(
+                f"{block.path}:{block.line - 1}: 'test: continue' with no block before it"
+            )
+        chains[-1].blocks.append(block)
+    elif kind == "run":
+        chains.append(Chain([block]))
+    else:
+        chains.append(Chain([block], compile_only=kind.partition(":")[2].strip()))
 
 
 def _closing_fence(lines: list[str], start: int, fence: str, path: str) -> int:
@@ -113,70 +144,120 @@ def _dedent(lines: list[str], indent: int) -> list[str]:
     return [line[indent:] if line[:indent].strip() == "" else line.lstrip() for line in lines]
 
 
-def doc_files() -> list[tuple[Path, bool]]:
-    """Markdown files with examples, and whether every python block in them runs."""
-    files = [(ROOT / "CONTRIBUTING.md", True)]
-    readmes = [ROOT / "README.md", ROOT / "core" / "README.md"]
-    readmes += sorted((ROOT / "plugins").glob("*/README.md"))
-    files += [(path, False) for path in readmes if path.is_file()]
-    return files
+def doc_files() -> list[Path]:
+    """Markdown files whose python blocks run."""
+    files = [ROOT / "CONTRIBUTING.md", ROOT / "README.md", ROOT / "core" / "README.md"]
+    files += sorted((ROOT / "plugins").glob("*/README.md"))
+    return [path for path in files if path.is_file()]
 
 
 def all_chains() -> list[Chain]:
     chains: list[Chain] = []
-    for path, run_all in doc_files():
-        chains += parse_chains(path.read_text(encoding="utf-8"), str(path), run_all=run_all)
+    for path in doc_files():
+        chains += parse_chains(path.read_text(encoding="utf-8"), str(path))
     return chains
 
 
-# Runs in a fresh interpreter: compiles each block at its Markdown line numbers (the
-# code is preceded by as many empty lines, so syntax errors point there too), allowing
-# top-level await, and executes the chain in one namespace.
-DRIVER = r"""
-import ast, inspect, json, sys
-import anyio
-
-namespace = {"__name__": "__main__"}
-for block in json.load(sys.stdin):
-    source = "\n" * (block["line"] - 1) + block["code"]
-    code = compile(source, block["path"], "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    if code.co_flags & inspect.CO_COROUTINE:
-        async def main(code=code):
-            await eval(code, namespace)
-        anyio.run(main)
-    else:
-        exec(code, namespace)
-"""
+def script_of(chain: Chain) -> str:
+    """The chain as one script, each block at its Markdown line (blank lines between)."""
+    lines: list[str] = []
+    for block in chain.blocks:
+        lines += [""] * max(0, block.line - 1 - len(lines))
+        lines += block.code.splitlines()
+    return "\n".join(lines) + "\n"
 
 
-def run_chain(chain: Chain, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CACHEKIT_")}
-    payload = json.dumps([block.__dict__ for block in chain.blocks])
-    return subprocess.run(
-        [sys.executable, "-c", DRIVER],
-        input=payload,
+def run_chain(
+    chain: Chain, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the chain as ``python example.py`` in ``cwd``; tracebacks name the Markdown file."""
+    script = cwd / "example.py"
+    script.write_text(script_of(chain), encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_ENV)}
+    environ.update(env or {})
+    done = subprocess.run(
+        [sys.executable, str(script)],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
-        timeout=120,
+        env=environ,
+        timeout=180,
     )
+    done.stderr = done.stderr.replace(f'File "{script}"', f'File "{chain.blocks[0].path}"')
+    return done
+
+
+class DocServers:
+    """Real servers for the examples, started on first need and shared by the session."""
+
+    def __init__(self) -> None:
+        self.openai = OpenAIServer().start()
+        self._redis: ServerProcess | None = None
+
+    def env_for(self, chain: Chain) -> dict[str, str]:
+        env = {
+            "OPENAI_BASE_URL": self.openai.base_url,
+            "OPENAI_API_KEY": "sk-docs",
+            # LiteLLM fetches its price list from GitHub at import unless told not to;
+            # offline that costs seconds of retries per example and changes nothing.
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+        if "redis" in chain.code.lower():
+            redis = self._start_redis()
+            env.update(
+                REDIS_URL=f"redis://{redis.address}/0",
+                REDIS_HOST=redis.host,
+                REDIS_PORT=str(redis.port),
+            )
+        return env
+
+    def _start_redis(self) -> ServerProcess:
+        if self._redis is None:
+            binary = shutil.which("redis-server")
+            if binary is None:
+                pytest.skip("redis-server is not installed (apt-get install redis-server)")
+            self._redis = ServerProcess(
+                lambda s: [binary, "--bind", s.host, "--port", s.port, "--save", "",
+                           "--appendonly", "no", "--dir", s.directory],
+                name="redis",
+            ).start()  # fmt: skip
+        return self._redis
+
+    def close(self) -> None:
+        self.openai.close()
+        if self._redis is not None:
+            self._redis.close()
+
+
+@pytest.fixture(scope="session")
+def doc_servers() -> Iterator[DocServers]:
+    servers = DocServers()
+    yield servers
+    servers.close()
 
 
 CHAINS = all_chains()
+RUNNABLE = [c for c in CHAINS if c.compile_only is None]
+COMPILED = [c for c in CHAINS if c.compile_only is not None]
 
 
-@pytest.mark.parametrize("chain", CHAINS, ids=[c.id for c in CHAINS])
-def test_example_runs(chain: Chain, tmp_path: Path) -> None:
-    done = run_chain(chain, tmp_path)
+@pytest.mark.parametrize("chain", RUNNABLE, ids=[c.id for c in RUNNABLE])
+def test_example_runs_as_pasted(chain: Chain, tmp_path: Path, doc_servers: DocServers) -> None:
+    done = run_chain(chain, tmp_path, doc_servers.env_for(chain))
     assert done.returncode == 0, f"the example at {chain.id} failed:\n{done.stderr}"
 
 
-def test_contributing_examples_are_found() -> None:
-    chains = [c for c in CHAINS if c.id.startswith("CONTRIBUTING.md")]
-    assert len(chains) >= 1
-    assert sum(len(c.blocks) for c in chains) >= 2  # the backend and its contract test
-    assert any(c.id.startswith(os.path.join("plugins", "_template")) for c in CHAINS)
+@pytest.mark.parametrize("chain", COMPILED, ids=[c.id for c in COMPILED])
+def test_compile_only_example_compiles(chain: Chain) -> None:
+    compile(script_of(chain), chain.blocks[0].path, "exec", dont_inherit=True)
+
+
+def test_examples_are_found_and_few_are_compile_only() -> None:
+    ids = [c.id for c in CHAINS]
+    assert sum(i.startswith("CONTRIBUTING.md") for i in ids) >= 1
+    assert sum(i.startswith("README.md") for i in ids) >= 5  # quick start, recipes…
+    assert any(i.startswith(os.path.join("plugins", "_template")) for i in ids)
+    assert len(COMPILED) <= 2, [c.id for c in COMPILED]
 
 
 # -- the convention itself -------------------------------------------------------------
@@ -184,7 +265,7 @@ SAMPLE = """\
 # Title
 
 ```python
-skipped_in_readmes = True
+first = True
 ```
 
 <!-- test: run -->
@@ -200,7 +281,7 @@ Some prose.
 assert x == 1
 ```
 
-<!-- test: skip -->
+<!-- test: compile-only: needs a real API key -->
 ```python
 raise SystemExit("never runs")
 ```
@@ -211,21 +292,27 @@ echo not python
 """
 
 
-def test_markers_select_blocks_and_chains() -> None:
-    readme = parse_chains(SAMPLE, "README.md", run_all=False)
-    assert [[b.code for b in c.blocks] for c in readme] == [["x = 1", "assert x == 1"]]
-    assert [b.line for b in readme[0].blocks] == [10, 17]
-
-    contributing = parse_chains(SAMPLE, "CONTRIBUTING.md", run_all=True)
-    assert [[b.code for b in c.blocks] for c in contributing] == [
-        ["skipped_in_readmes = True"],
+def test_every_python_block_is_a_chain() -> None:
+    chains = parse_chains(SAMPLE, "README.md")
+    assert [[b.code for b in c.blocks] for c in chains] == [
+        ["first = True"],
         ["x = 1", "assert x == 1"],
+        ['raise SystemExit("never runs")'],
     ]
+    assert [b.line for b in chains[1].blocks] == [10, 17]
+    assert [c.compile_only for c in chains] == [None, None, "needs a real API key"]
+
+
+def test_a_chain_is_one_script_at_markdown_lines() -> None:
+    chain = parse_chains(SAMPLE, "README.md")[1]
+    lines = script_of(chain).splitlines()
+    assert lines[9] == "x = 1" and lines[16] == "assert x == 1"
+    assert all(not line for line in lines[:9] + lines[10:16])
 
 
 def test_indented_blocks_are_dedented() -> None:
     text = "1. step\n\n   <!-- test: run -->\n   ```python\n   if True:\n       y = 2\n   ```\n"
-    (chain,) = parse_chains(text, "README.md", run_all=False)
+    (chain,) = parse_chains(text, "README.md")
     assert chain.blocks[0].code == "if True:\n    y = 2"
 
 
@@ -233,6 +320,9 @@ def test_indented_blocks_are_dedented() -> None:
     ("text", "message"),
     [
         ("<!-- test: runn -->\n```python\npass\n```\n", "unknown marker"),
+        ("<!-- test: skip -->\n```python\npass\n```\n", "unknown marker"),
+        ("<!-- test: compile-only -->\n```python\npass\n```\n", "needs a reason"),
+        ("<!-- test: compile-only:  -->\n```python\npass\n```\n", "needs a reason"),
         ("<!-- test: run -->\nprose\n```python\npass\n```\n", "not followed by a python block"),
         ("<!-- test: run -->\n```bash\nls\n```\n", "not followed by a python block"),
         ("<!-- test: run -->\n", "not followed by a python block"),
@@ -242,7 +332,7 @@ def test_indented_blocks_are_dedented() -> None:
 )
 def test_malformed_markers_are_errors(text: str, message: str) -> None:
     with pytest.raises(DocsError, match=message):
-        parse_chains(text, "README.md", run_all=False)
+        parse_chains(text, "README.md")
 
 
 @pytest.mark.parametrize(
@@ -258,17 +348,39 @@ def test_failures_point_at_markdown_lines(
     text = f"intro\n\n<!-- test: run -->\n```python\n{code}\n```\n"
     doc = tmp_path / "DOC.md"
     doc.write_text(text)
-    (chain,) = parse_chains(text, str(doc), run_all=False)
+    (chain,) = parse_chains(text, str(doc))
     done = run_chain(chain, tmp_path)
     assert done.returncode != 0
     assert f'File "{doc}", line {line}' in done.stderr
     assert needle in done.stderr
 
 
-def test_top_level_await_runs_in_an_event_loop(tmp_path: Path) -> None:
-    text = "```python\nimport anyio\nawait anyio.sleep(0)\nresult = 42\n```\n"
-    (chain,) = parse_chains(text, "CONTRIBUTING.md", run_all=True)
-    assert run_chain(chain, tmp_path).returncode == 0
+@pytest.mark.parametrize(
+    ("code", "needle"),
+    [
+        ("import anyio\nawait anyio.sleep(0)", "SyntaxError"),  # no implicit event loop
+        ("cache = Cache()", "NameError"),  # no injected imports
+    ],
+)
+def test_examples_get_no_implicit_loop_or_globals(tmp_path: Path, code: str, needle: str) -> None:
+    """A block runs exactly as a pasted script: nothing wraps it, nothing is injected."""
+    (chain,) = parse_chains(f"```python\n{code}\n```\n", "README.md")
+    done = run_chain(chain, tmp_path)
+    assert done.returncode != 0 and needle in done.stderr
+
+
+def test_examples_run_as_the_main_script(tmp_path: Path) -> None:
+    code = "import sys\nif __name__ == '__main__':\n    raise SystemExit(sys.argv[0][-10:])"
+    (chain,) = parse_chains(f"```python\n{code}\n```\n", "README.md")
+    done = run_chain(chain, tmp_path)
+    assert done.returncode == 1 and done.stderr.strip() == "example.py"
+
+
+def test_compile_only_blocks_are_still_compiled() -> None:
+    text = "<!-- test: compile-only: needs a key -->\n```python\nif True\n```\n"
+    (chain,) = parse_chains(text, "README.md")
+    with pytest.raises(SyntaxError):
+        test_compile_only_example_compiles(chain)
 
 
 # -- the template copy recipe ------------------------------------------------------------

@@ -28,16 +28,6 @@ MODEL = "text-embedding-3-small"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def cache(clock: FakeClock, recorder: Recorder) -> Cache:
     return Cache(type="spy", plugins=plugin_manager(recorder), clock=clock)
 

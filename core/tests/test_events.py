@@ -28,11 +28,6 @@ pytestmark = pytest.mark.anyio
 REQ = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "seed": 7}
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 class Span:
     """Brackets a piece of work so an event's duration can be checked for sense
     (at least 0, at most the whole call), not for speed."""

@@ -39,16 +39,6 @@ REQ = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 ANSWER_1 = chat_response("gpt-4o-mini", 1)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
 def faulty(cache: Cache) -> FaultyBackend:
     backend = cache.backend
     assert isinstance(backend, FaultyBackend)

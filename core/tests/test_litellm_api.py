@@ -31,16 +31,6 @@ def req(**extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def cache(clock: FakeClock, recorder: Recorder) -> Cache:
     return Cache(type="spy", plugins=plugin_manager(recorder), clock=clock)
 

@@ -19,7 +19,7 @@ from cachekit import (
     plugin_failures,
 )
 from cachekit import hookspecs as specs
-from cachekit._kernel._manager import _load_entry_points, _provenance
+from cachekit._kernel._manager import _load_entry_points, _provenance, distribution_of
 
 
 def test_local_is_registered_through_the_hook(pm: pluggy.PluginManager) -> None:
@@ -116,6 +116,44 @@ def test_an_entry_point_that_fails_to_import_is_skipped(monkeypatch: pytest.Monk
     _load_entry_points(pm, _provenance(pm))
     [failure] = plugin_failures(pm)
     assert failure.plugin == "broken-ep" and "missing_dependency" in failure.error
+
+
+class _CountingDist:
+    """Distribution metadata that counts its reads (the real reads parse METADATA)."""
+
+    reads = 0
+
+    @property
+    def name(self) -> str:
+        self.reads += 1
+        return "ck-two-types"
+
+    @property
+    def version(self) -> str:
+        return "3.1"
+
+
+class _PlainEP:
+    def __init__(self, name: str, dist: _CountingDist) -> None:
+        self.name, self.dist = name, dist
+
+    def load(self) -> Any:
+        return type(self.name, (), {})()  # a plugin with no hooks
+
+
+def test_distribution_metadata_is_read_when_asked_once_per_distribution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The end-to-end case (real dist-info on disk) is in test_cli_backends.py."""
+    dist = _CountingDist()
+    eps = [_PlainEP("one", dist), _PlainEP("two", dist)]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: eps)
+    pm = pluggy.PluginManager(specs.PROJECT_NAME)
+    pm.add_hookspecs(specs)
+    _load_entry_points(pm, _provenance(pm))
+    assert dist.reads == 0  # loading plugins reads no metadata
+    assert distribution_of(pm, "one") == distribution_of(pm, "two") == ("ck-two-types", "3.1")
+    assert dist.reads == 1
 
 
 def test_autoload_switch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,16 +22,6 @@ pytestmark = pytest.mark.anyio
 REQ = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
 def make(recorder: Recorder, clock: FakeClock, **options: Any) -> Cache:
     options.setdefault("breaker", {"threshold": 3, "cooldown": 5, "clock": clock})
     return Cache(type="faulty", plugins=plugin_manager(recorder), clock=clock, **options)

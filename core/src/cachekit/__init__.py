@@ -33,12 +33,13 @@ from cachekit._kernel._manager import (
 from cachekit._kernel._registry import BackendInfo, backend_registry
 from cachekit._llm._info import CacheInfo, cache_info
 from cachekit._logging import LoggingObserver, disable_logging, enable_logging
+from cachekit._observing import LabelLimit, MetricsObserver, event_is_stale, event_outcome
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import EXCLUDED_PARAMS, KEY_PREFIX
 from cachekit._semantic._backend import SemanticBackend, SemanticMatch
 from cachekit._semantic._embedders import HashEmbedder, openai_embedder
-from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._backend import AsyncBackend, Usage
 from cachekit._storage._local import LocalBackend
 from cachekit._storage._tiered import TieredBackend
 from cachekit.exceptions import (
@@ -73,14 +74,17 @@ __all__ = [
     "Entry",
     "EntryError",
     "HashEmbedder",
+    "LabelLimit",
     "LocalBackend",
     "LoggingObserver",
+    "MetricsObserver",
     "PluginError",
     "PluginFailure",
     "SemanticBackend",
     "SemanticMatch",
     "TieredBackend",
     "UnknownBackendError",
+    "Usage",
     "backend_registry",
     "build_plugin_manager",
     "cache_info",
@@ -90,6 +94,8 @@ __all__ = [
     "disable_logging",
     "enable_cache",
     "enable_logging",
+    "event_is_stale",
+    "event_outcome",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",

@@ -16,10 +16,11 @@ import pluggy
 from cachekit._engine._breaker import CircuitBreaker
 from cachekit._engine._engine import Engine
 from cachekit._engine._savings import make_pricing
+from cachekit._engine._shared import SharedStats
 from cachekit._kernel._options import route_options
 from cachekit._kernel._registry import embedder_registry, resolve_backend
 from cachekit._llm._calls import MODES, LLMCalls
-from cachekit._policy._controls import validate_ttl
+from cachekit._policy._controls import validate_ttl, validate_window
 from cachekit._policy._crypto import AesGcmProtector, parse_keys
 from cachekit._policy._keys import DEFAULT_CALL_TYPES, DEFAULT_NAMESPACE, validate_namespace
 from cachekit._semantic._backend import SemanticBackend
@@ -73,6 +74,13 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
         raise ConfigurationError("Cache(timeout=) must be > 0 seconds (None: no timeout)")
     given_clock: Callable[[], float] | None = opts.pop("clock")
     pricing = make_pricing(opts.pop("pricing", None))
+    shared_stats = opts.pop("shared_stats", False)
+    if not isinstance(shared_stats, bool):
+        raise ConfigurationError(f"shared_stats must be True or False, got {shared_stats!r}")
+    stale = (
+        validate_window(opts.pop("stale_while_revalidate", None), "Cache(stale_while_revalidate=)"),
+        validate_window(opts.pop("stale_if_error", None), "Cache(stale_if_error=)"),
+    )
     breaker_options = opts.pop("breaker") or {}
     try:
         breaker = CircuitBreaker(**breaker_options)
@@ -111,11 +119,24 @@ def build_parts(owner: Any, options: dict[str, Any], pm: pluggy.PluginManager) -
         pricing=pricing,
         protector=protector,
     )
+    if shared_stats:
+        engine.shared = _shared_stats(type_name, engine)
     semantic = None
     if isinstance(backend, SemanticBackend):
         semantic = _semantic_index(pm, backend, engine, semantic_options)
-    calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode)
+    calls = LLMCalls(owner, engine, semantic, ttl=ttl, supported=supported, mode=mode, stale=stale)
     return Parts(ttl, namespace, timeout, supported, engine, semantic, calls)
+
+
+def _shared_stats(type_name: str, engine: Engine) -> SharedStats:
+    """``Cache(shared_stats=True)``: needs a store other processes see, that lists keys."""
+    backend = engine.backend
+    if not backend.shared or type(backend).scan is AsyncBackend.scan:
+        raise ConfigurationError(
+            f"shared_stats=True needs a backend shared between processes that can list its "
+            f"keys (redis, s3, disk); {type_name!r} keeps no shared counters"
+        )
+    return SharedStats(engine, engine.clock)
 
 
 def _protector(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 import pluggy
 
 from cachekit._build import build_parts
+from cachekit._engine._runner import run_on_loop_thread
 from cachekit._engine._stats import CacheStats
 from cachekit._engine._steps import Materialize, plain_value, write_items
 from cachekit._kernel._manager import get_plugin_manager
@@ -70,10 +71,13 @@ class Cache:
     namespace), ``supported_call_types``, ``mode`` (``"default_on"``, or
     ``"default_off"``: cache only calls that pass ``cache={"use-cache": True}``),
     ``timeout`` (bound of each backend operation), ``plugins`` (a plugin manager),
-    ``breaker`` (``threshold``, ``cooldown``, ``max_cooldown``), ``clock`` (a
+    ``stale_while_revalidate``/``stale_if_error`` (default stale windows of LLM calls,
+    seconds), ``breaker`` (``threshold``, ``cooldown``, ``max_cooldown``), ``clock`` (a
     ``() -> float`` of wall-clock seconds, injectable for tests; also given to
     backend factories that take one), the L1 tier (``l1_ttl``, ``l1_max_size``,
-    ``l1_max_size_bytes``) and, for semantic types, ``similarity_threshold``,
+    ``l1_max_size_bytes``), ``pricing`` and ``shared_stats`` (also keep the counters in
+    a shared backend, for ``cachekit stats``: README, "What the cache saves") and, for
+    semantic types, ``similarity_threshold``,
     ``embedder`` and ``redis_semantic_cache_embedding_model`` /
     ``qdrant_semantic_cache_embedding_model``.
 
@@ -280,8 +284,14 @@ class Cache:
         return await rekey_cache(self, old_keys, progress=progress, batch_size=batch_size)
 
     async def aclose(self) -> None:
-        """Release the backend's resources. Idempotent; never skipped by an open circuit."""
+        """Cancel refreshes, release the backend. Idempotent; never skipped by an open circuit."""
+        await self._calls.revalidator.aclose()
         await self._engine.close()
+
+    async def await_refreshes(self) -> None:
+        """Wait until the background refreshes (``stale-while-revalidate``) running on
+        this event loop have finished; :meth:`wait_refreshes` is the sync twin."""
+        await self._calls.revalidator.wait()
 
     async def __aenter__(self) -> Cache:
         return self
@@ -375,6 +385,10 @@ class Cache:
     def close(self) -> None:
         """Sync twin of :meth:`aclose`."""
         return self._engine.run(self.aclose())
+
+    def wait_refreshes(self) -> None:
+        """Sync twin of :meth:`await_refreshes` (the sync face refreshes on its loop thread)."""
+        run_on_loop_thread(self._calls.revalidator.wait())
 
     def __enter__(self) -> Cache:
         return self

@@ -181,7 +181,8 @@ async def _rekey_batch(
         except EntryError:
             report.unreadable += 1
             continue
-        ttl = None if entry.expires_at is None else entry.expires_at - now
+        # what the backend was given: freshness plus the stale window (kept, not cut)
+        ttl = None if entry.expires_at is None else entry.expires_at + entry.stale_bound - now
         if ttl is not None and ttl <= 0:
             report.gone += 1
             continue

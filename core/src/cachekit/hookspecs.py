@@ -163,7 +163,16 @@ def cachekit_semantic_verify(
 
 @hookspec
 def cachekit_on_hit(event: CacheEvent) -> None:
-    """Observe a cache hit. ``event`` also carries ``age_s`` and, when semantic, ``similarity``.
+    """Observe a cache hit. ``event`` also carries ``age_s``, when semantic ``similarity``,
+    and for LLM calls what the hit saved (``tokens_saved``, ``prompt_tokens_saved``,
+    ``completion_tokens_saved``, ``latency_saved_s``, ``cost_saved``; ``None`` when unknown).
+
+    ``event.stale`` says whether the entry was past its freshness (its TTL): ``None``
+    for a fresh hit; ``"while-revalidate"`` for a stale hit served while a background
+    refresh runs (``cache={"stale-while-revalidate": s}``); ``"if-error"`` for a stale
+    entry served because the provider raised (``cache={"stale-if-error": s}``;
+    ``event.error`` is then the provider's exception, and the lookup before it was
+    reported to ``cachekit_on_miss``).
 
     May be ``async def``. Every implementation runs; one that raises is logged and
     never breaks the call.
@@ -180,7 +189,10 @@ def cachekit_on_miss(event: CacheEvent) -> None:
 
 @hookspec
 def cachekit_on_store(event: CacheEvent) -> None:
-    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given.
+    """Observe an entry being written. ``event.ttl_s`` is the lifetime it was given
+    (its freshness; a backend keeps it longer by the entry's stale window);
+    ``event.model`` the request's model for LLM-call entries. ``event.refresh`` is
+    ``True`` when a background refresh wrote it.
 
     May be ``async def``. Every implementation runs; one that raises is logged.
     """
@@ -190,7 +202,9 @@ def cachekit_on_store(event: CacheEvent) -> None:
 def cachekit_on_error(event: CacheEvent) -> None:
     """Observe a failure that cachekit absorbed: a backend error or timeout, a corrupt
     entry, a misbehaving hook. ``event.error`` is the exception (already mapped into
-    :mod:`cachekit.exceptions`).
+    :mod:`cachekit.exceptions`). ``event.refresh`` is ``True`` when a background
+    refresh failed (``event.error`` is then the provider's exception; the stale entry
+    stays).
 
     May be ``async def``. Every implementation runs; one that raises is logged.
     """

@@ -24,10 +24,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
-from cachekit._cli._backends import run_backends
-from cachekit._cli._bench import run_bench
-from cachekit._cli._demo import run_demo
 from cachekit._cli._output import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -36,8 +34,7 @@ from cachekit._cli._output import (
     Output,
     one_line,
 )
-from cachekit._cli._rekey import add_rekey_arguments, run_rekey
-from cachekit._cli._store import URL_ENV, run_clear, run_delete, run_get, run_stats
+from cachekit._cli._rekey import add_rekey_arguments
 from cachekit.exceptions import (
     BackendError,
     BackendTimeoutError,
@@ -49,6 +46,51 @@ from cachekit.exceptions import (
 __all__ = ["build_parser", "main"]
 
 Command = Callable[[argparse.Namespace, Output], int]
+
+URL_ENV = "CACHEKIT_URL"  # also cachekit._cli._store.URL_ENV
+
+
+def _lazy(module: str, name: str) -> Command:
+    """A command whose module is imported only when it runs: ``cachekit backends``
+    does not pay for bench's or the store commands' imports."""
+
+    def run(args: argparse.Namespace, out: Output) -> int:
+        command: Command = getattr(import_module(module), name)
+        return command(args, out)
+
+    run.__name__ = name
+    return run
+
+
+run_backends = _lazy("cachekit._cli._backends", "run_backends")
+run_bench = _lazy("cachekit._cli._bench", "run_bench")
+run_demo = _lazy("cachekit._cli._demo", "run_demo")
+run_rekey = _lazy("cachekit._cli._rekey", "run_rekey")
+run_stats = _lazy("cachekit._cli._store", "run_stats")
+run_get = _lazy("cachekit._cli._store", "run_get")
+run_delete = _lazy("cachekit._cli._store", "run_delete")
+run_clear = _lazy("cachekit._cli._store", "run_clear")
+
+
+class _Version(argparse.Action):
+    """``--version``: the version, and plainly, the other ``cachekit`` when it is here."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from cachekit import __version__
+        from cachekit._kernel._manager import foreign_cachekit, foreign_cachekit_advice
+
+        lines = [f"cachekit {__version__}"]
+        foreign = foreign_cachekit()
+        if foreign is not None:
+            lines.append(f"warning: {foreign_cachekit_advice(foreign)}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        parser.exit(0)
+
 
 _EPILOG = f"""\
 backend URLs: redis://[:password@]host:port/db, rediss://…, s3://bucket/prefix?endpoint_url=…,
@@ -110,8 +152,6 @@ def _timeout(text: str) -> float | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cachekit import __version__
-
     store = _common(store=True)
     plain = _common(store=False)
     parser = argparse.ArgumentParser(
@@ -121,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[store],
     )
-    parser.add_argument("--version", action="version", version=f"cachekit {__version__}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(

@@ -25,6 +25,7 @@ __all__ = [
     "Output",
     "Progress",
     "format_age",
+    "format_bytes",
     "format_seconds",
     "one_line",
     "redact_url",
@@ -100,6 +101,18 @@ def format_seconds(seconds: float) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+def format_bytes(size: int) -> str:
+    """A size a human reads at a glance: ``512 B``, ``12.3 KB``, ``4.6 MB`` (powers of 1000)."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
 
 
 def format_age(seconds: float) -> str:

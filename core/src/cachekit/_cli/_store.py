@@ -30,15 +30,14 @@ from cachekit._cli._output import (
     Output,
     Progress,
     format_age,
-    format_seconds,
     redact_url,
-    table,
 )
+from cachekit._cli._stats import gather_stats, namespace_rows, render_stats
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._registry import backend_registry
 from cachekit._kernel._urls import options_from_url
 from cachekit._policy._envelope import Entry, decode_entry
-from cachekit._policy._keys import KEY_PREFIX, namespace_prefix, storage_key
+from cachekit._policy._keys import KEY_PREFIX, storage_key
 from cachekit.exceptions import EntryError
 
 __all__ = ["open_cache", "run_clear", "run_delete", "run_get", "run_in_loop", "run_stats"]
@@ -238,63 +237,32 @@ def run_clear(args: argparse.Namespace, out: Output) -> int:
 
 
 # -- stats ---------------------------------------------------------------------------
-async def _probe_and_count(cache: Cache) -> tuple[float, int | None, str]:
-    """Time one lookup of a key that is never written (it proves the backend answers),
-    then ask the backend for an entry count if it can give one cheaply."""
-    start = time.perf_counter()
-    await cache.aget("cachekit-cli-probe")
-    probe = time.perf_counter() - start
-    backend: Any = cache.backend
-    count = getattr(backend, "count", None)
-    if callable(count):  # an optional capability: ``async count(prefix) -> int``
-        return (
-            probe,
-            int(await cache._engine.io("count", count, namespace_prefix(cache.namespace))),
-            "",
-        )
-    if cache.type == "local":
-        return probe, 0, "a local:// cache lives inside one process; this CLI process's is empty"
-    return probe, None, f"not reported: the {cache.type} backend has no cheap way to count entries"
-
-
 def run_stats(args: argparse.Namespace, out: Output) -> int:
-    cache, where = open_cache(args)
+    """Reachability, every process's shared counters and the usage per namespace
+    (see :mod:`cachekit._cli._stats`). ``--namespace`` (or the URL's) narrows the
+    counters to caches of that namespace; without one, every namespace is shown."""
+    cache, where = open_cache(args, long_running=True)
+    only = cache.namespace if cache._options.get("namespace") is not None else None
     info = backend_registry(cache.plugins).get(cache.type)
-    probe, entries, note = run_in_loop(cache, lambda: _probe_and_count(cache))
-    stats = cache.stats()
+    report = run_in_loop(cache, lambda: gather_stats(cache, only))
+    own = report.usage.get(cache.namespace)
+    counters: dict[str, Any] = {"shared": report.totals is not None, "note": report.counters_note}
+    if report.totals is not None:
+        counters.update(report.totals.as_dict())
     doc: dict[str, Any] = {
         "url": where,
         "backend": cache.type,
         "distribution": info.distribution if info else None,
         "version": info.version if info else None,
         "namespace": cache.namespace,
+        "scope": "all namespaces" if only is None else f"namespace {only!r}",
         "reachable": True,
-        "probe_s": probe,
-        "entries": entries,
-        "entries_note": note,
-        "process": stats.as_dict(),
-        "process_note": "counters of this CLI process only (one probe lookup); "
-        "each application's counters live in its own process (cache.stats())",
+        "probe_s": report.probe_s,
+        "entries": None if own is None else own.entries,
+        "bytes": None if own is None else own.bytes,
+        "entries_note": report.usage_note or (own.note if own is not None else ""),
+        "counters": counters,
+        "namespaces": namespace_rows(report),
     }
-
-    def human() -> str:
-        provided = f" ({info.distribution} {info.version})" if info and info.distribution else ""
-        shown = "?" if entries is None else str(entries)
-        lines = [
-            f"backend    {cache.type}{provided}",
-            f"url        {where}",
-            f"namespace  {cache.namespace}",
-            f"reachable  yes (a probe lookup took {format_seconds(probe)})",
-            f"entries    {shown}" + (f"  ({note})" if note else ""),
-            "",
-            "This CLI process (one probe lookup; applications keep their own counters,",
-            "see cache.stats()):",
-            table(
-                ["hits", "misses", "stores", "errors", "hit ratio"],
-                [[stats.hits, stats.misses, stats.stores, stats.errors, f"{stats.hit_ratio:.2f}"]],
-            ),
-        ]
-        return "\n".join(lines)
-
-    out.result(doc, human)
+    out.result(doc, lambda: render_stats(doc))
     return EXIT_OK

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
-from cachekit._engine._events import CacheEvent, EventKind, emit
+from cachekit._engine._events import REFRESHING, CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._runner import run_inline, run_on_loop_thread
-from cachekit._engine._savings import Pricing, Saved
+from cachekit._engine._savings import LLM_META, Pricing, Saved
 from cachekit._engine._stats import StatsRecorder
 from cachekit._engine._steps import (
     Fallback,
@@ -42,7 +42,8 @@ from cachekit._engine._steps import (
 )
 from cachekit._engine._steps import materialize as run_materialize
 from cachekit._policy._controls import NO_CONTROLS, CacheControls
-from cachekit._policy._envelope import Entry, decode_entry, encode_entry
+from cachekit._policy._envelope import STALE_META, Entry, decode_entry, encode_entry
+from cachekit._policy._freshness import keep_for, stale_state
 from cachekit._policy._keys import KEY_PREFIX
 from cachekit._storage._backend import AsyncBackend
 from cachekit._storage._local import LocalBackend
@@ -50,6 +51,9 @@ from cachekit.exceptions import (
     BackendError,
     EntryError,
 )
+
+if TYPE_CHECKING:
+    from cachekit._engine._shared import SharedStats
 
 __all__ = ["CONNECT_TIMEOUT", "Engine"]
 
@@ -90,6 +94,8 @@ class Engine:
         self.plugins = plugins
         self.l1 = l1
         self.stats = StatsRecorder()
+        #: Shared counters (``Cache(shared_stats=True)``): ticked after each counted lookup.
+        self.shared: SharedStats | None = None
         self.failures = FailureLog(f"{name} cache")
         # Hook callers are fixed once the specs are added; their implementations are
         # read on every use, so observers registered later are seen at once.
@@ -127,8 +133,9 @@ class Engine:
     def open(
         self, key: str, raw: bytes | None, controls: CacheControls
     ) -> Entry | EntryError | None:
-        """Raw bytes as a usable entry: ``None`` for a miss (absent, expired, too old for
-        ``s-maxage``), an :class:`EntryError` (not raised) for bytes that are no entry."""
+        """Raw bytes as a usable entry: ``None`` for a miss (absent, expired beyond the
+        stale windows, too old for ``s-maxage``), an :class:`EntryError` (not raised) for
+        bytes that are no entry. A stale entry comes back marked (see :func:`stale_state`)."""
         if raw is None:
             return None
         try:
@@ -137,7 +144,7 @@ class Engine:
             return exc
         now = self.clock()
         expires_at = entry.expires_at
-        if expires_at is not None and now >= expires_at:
+        if expires_at is not None and now >= expires_at and not stale_state(entry, now, controls):
             return None
         if controls.s_maxage is not None and controls.rejects(now - entry.created_at):
             return None
@@ -155,7 +162,9 @@ class Engine:
         """The entry under ``key`` (or ``fallback``'s), counted and reported as a hit or
         a miss. Backend failures raise. A corrupt entry — or one ``materialize`` cannot
         turn into the caller's value (kept as :attr:`Entry.result`) — is a miss plus an
-        error event."""
+        error event. A stale entry within ``stale-while-revalidate`` is a (stale) hit; one
+        only within ``stale-if-error`` is counted as a miss and returned with
+        :attr:`Entry.held` set, for the caller to serve if the provider fails."""
         # The hot path: no coroutine layer beyond the backend's own, nothing awaited
         # unless an observer listens or something failed.
         start = _perf()
@@ -180,16 +189,20 @@ class Engine:
             if misfit is not None:
                 await self.error(call_type, key, start, misfit)
                 entry = None
-        if entry is None:
+        if entry is None or entry.held:  # a held entry is a miss kept for stale-if-error
             await self.miss(call_type, key, start, model)
-            return None
+            return entry
         meta = entry.meta
+        if entry.stale_s:
+            self.stats.stale_hits += 1
         self.stats.hit(
             call_type,
             self.namespace if key.startswith(self._prefix) else self.namespace_of(key),
             model,
             None if meta is None else Saved.of(meta, self.pricing),
         )
+        if self.shared is not None:
+            self.shared.tick()
         if self._hit_hook.get_hookimpls():
             await self.hit_event(call_type, key, start, entry, similarity, model)
         self.stats.get_latency.append(_perf() - start)
@@ -219,7 +232,7 @@ class Engine:
                 if misfit is not None:
                     await self.error(call_type, key, start, misfit)
                     entry = None
-            if entry is None:
+            if entry is None or entry.held:
                 await self.miss(call_type, key, start, model)
             else:
                 await self.hit(call_type, key, start, entry, None, model)
@@ -235,9 +248,13 @@ class Engine:
         call_type: str,
         ttl: float | None,
         meta: dict[str, Any] | None = None,
+        stale: float = 0.0,
     ) -> bytes:
         """``value`` as the bytes stored under ``key`` (raises ``ConfigurationError`` if it
-        cannot be stored): the envelope, then the protection step."""
+        cannot be stored): the envelope, then the protection step. ``stale`` (seconds the
+        entry may be served past ``ttl``) is recorded in its metadata."""
+        if stale and ttl is not None:
+            meta = {**(meta or {}), STALE_META: stale}
         raw = encode_entry(value, call_type=call_type, created_at=self.clock(), ttl=ttl, meta=meta)
         protector = self.protector
         return raw if protector is None else protector.seal(key, raw)
@@ -249,12 +266,14 @@ class Engine:
         call_type: str,
         ttl: float | None,
         meta: dict[str, Any] | None = None,
+        stale: float = 0.0,
     ) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds; counted and reported."""
+        """Store ``value`` under ``key``, fresh for ``ttl`` seconds and kept by the
+        backend ``stale`` seconds longer (the stale windows); counted and reported."""
         start = _perf()
-        raw = self.seal(key, value, call_type, ttl, meta)
-        await self.io("set", self.backend.set, key, raw, ttl)
-        await self.stored(call_type, key, start, ttl)
+        raw = self.seal(key, value, call_type, ttl, meta, stale)
+        await self.io("set", self.backend.set, key, raw, keep_for(ttl, stale))
+        await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set", _perf() - start)
 
     async def write_many(
@@ -262,15 +281,18 @@ class Engine:
         items: Sequence[tuple[str, Any, dict[str, Any] | None]],
         call_type: str,
         ttl: float | None,
+        stale: float = 0.0,
     ) -> None:
         """Store ``(key, value, meta)`` items with one lifetime, in one batch."""
         start = _perf()
-        mapping = {key: self.seal(key, value, call_type, ttl, meta) for key, value, meta in items}
+        mapping = {
+            key: self.seal(key, value, call_type, ttl, meta, stale) for key, value, meta in items
+        }
         if not mapping:
             return
-        await self.io("set_many", self.backend.set_many, mapping, ttl)
-        for key in mapping:
-            await self.stored(call_type, key, start, ttl)
+        await self.io("set_many", self.backend.set_many, mapping, keep_for(ttl, stale))
+        for key, _, meta in items:
+            await self.stored(call_type, key, start, ttl, meta)
         self.stats.latency("set_many", _perf() - start)
 
     async def delete(self, key: str) -> bool:
@@ -285,7 +307,10 @@ class Engine:
 
     async def close(self) -> None:
         """Release the backend. Never skipped by an open circuit or cut short by the
-        operation timeout: connections must be released."""
+        operation timeout: connections must be released. Shared counters are written
+        one last time first (fail-open)."""
+        if self.shared is not None:
+            await self.shared.close()
         try:
             await self.backend.aclose()
         except Exception as exc:
@@ -309,9 +334,6 @@ class Engine:
         if failed:
             self.stats.errors += failed
 
-    def _namespace(self, key: str) -> str:
-        return self.namespace if key.startswith(self._prefix) else self.namespace_of(key)
-
     async def hit(
         self,
         call_type: str,
@@ -330,7 +352,11 @@ class Engine:
         """Count a hit and its savings; return whether an observer wants the event."""
         meta = entry.meta
         saved = None if meta is None else Saved.of(meta, self.pricing)
-        self.stats.hit(call_type, self._namespace(key), model, saved)
+        self.stats.hit(call_type, self.namespace_of(key), model, saved)
+        if entry.stale_s:
+            self.stats.stale_hits += 1
+        if self.shared is not None:
+            self.shared.tick()
         return bool(self._hit_hook.get_hookimpls())
 
     async def hit_event(
@@ -341,30 +367,43 @@ class Engine:
         entry: Entry,
         similarity: float | None,
         model: str | None,
+        **flags: Any,
     ) -> None:
-        extra: dict[str, Any] = {"model": model}
+        extra: dict[str, Any] = {"model": model, **flags}
         saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
         if saved is not None:
             extra.update(
                 model=saved.model or model,
                 tokens_saved=saved.tokens,
+                prompt_tokens_saved=saved.prompt_tokens,
+                completion_tokens_saved=saved.completion_tokens,
                 latency_saved_s=saved.latency_s,
                 cost_saved=saved.cost,
             )
+        if entry.stale_s and "stale" not in extra:
+            extra["stale"] = "while-revalidate"
         age = self.clock() - entry.created_at
         await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity, **extra)
 
     async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
         stats = self.stats
-        stats.miss(call_type, self._namespace(key), model)
+        stats.miss(call_type, self.namespace_of(key), model)
+        if self.shared is not None:
+            self.shared.tick()
         if self._observers["miss"].get_hookimpls():
             await self._emit("miss", call_type, key, start, model=model)
         stats.get_latency.append(_perf() - start)
 
-    async def stored(self, call_type: str, key: str, start: float, ttl: float | None) -> None:
+    async def stored(
+        self, call_type: str, key: str, start: float, ttl: float | None, meta: Any = None
+    ) -> None:
         self.stats.stores += 1
         if self._observers["store"].get_hookimpls():
-            await self._emit("store", call_type, key, start, ttl_s=ttl)
+            record = meta.get(LLM_META) if meta else None  # the model, for LLM entries
+            model = record.get("model") if isinstance(record, dict) else None
+            await self._emit(
+                "store", call_type, key, start, ttl_s=ttl, model=model, refresh=REFRESHING.get()
+            )
 
     async def error(
         self, call_type: str, key: str, start: float, error: BaseException, stage: str = ""
@@ -373,7 +412,7 @@ class Engine:
         self.stats.errors += 1
         self.failures.report(error, call_type, stage)
         if self._observers["error"].get_hookimpls():
-            await self._emit("error", call_type, key, start, error=error)
+            await self._emit("error", call_type, key, start, error=error, refresh=REFRESHING.get())
 
     # -- the sync face -------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T]) -> T:

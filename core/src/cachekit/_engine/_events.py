@@ -11,11 +11,17 @@ from typing import Any, Literal
 
 import pluggy
 
-__all__ = ["CacheEvent", "EventKind", "emit"]
+__all__ = ["REFRESHING", "CacheEvent", "EventKind", "StaleKind", "emit"]
 
 logger = logging.getLogger("cachekit")
 
 EventKind = Literal["hit", "miss", "store", "error"]
+
+#: Why a hit was served past its freshness (see :class:`CacheEvent`).
+StaleKind = Literal["while-revalidate", "if-error"]
+
+#: Set while a background refresh runs (its store and error events say so).
+REFRESHING: ContextVar[bool] = ContextVar("cachekit_refreshing", default=False)
 
 #: Set while a coroutine is being driven without an event loop (the sync face over
 #: an in-process backend); an async observer is then run on the private loop thread.
@@ -32,8 +38,17 @@ class CacheEvent:
     is the call family (``"completion"`` for ``acompletion`` too; ``"kv"`` for the
     key-value API); ``backend`` the backend type name. ``model`` is the request's
     model when known (LLM calls). A hit also says what it saved: ``tokens_saved``
-    (total tokens of the stored response's usage), ``latency_saved_s`` (how long the
-    provider took for it) and ``cost_saved`` (dollars, only with ``Cache(pricing=)``).
+    (total tokens of the stored response's usage; ``prompt_tokens_saved`` and
+    ``completion_tokens_saved`` split it when the usage does), ``latency_saved_s`` (how
+    long the provider took for it) and ``cost_saved`` (dollars, only with
+    ``Cache(pricing=)``).
+
+    Staleness (``stale-while-revalidate``/``stale-if-error``): ``stale`` is ``None`` on
+    a fresh hit; ``"while-revalidate"`` on a hit served past its freshness while a
+    background refresh runs; ``"if-error"`` on a hit served because the provider
+    raised (``error`` is then the provider's exception; the lookup before it was
+    reported as a miss). ``refresh`` is ``True`` on the store and error events of a
+    background refresh.
     """
 
     kind: EventKind
@@ -50,6 +65,10 @@ class CacheEvent:
     tokens_saved: int | None = None
     latency_saved_s: float | None = None
     cost_saved: float | None = None
+    prompt_tokens_saved: int | None = None
+    completion_tokens_saved: int | None = None
+    stale: StaleKind | None = None
+    refresh: bool = False
 
 
 async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:

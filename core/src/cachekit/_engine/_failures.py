@@ -56,12 +56,19 @@ _FIXES = {
         "a plugin hook failed; its result is ignored",
         "fix or unregister the plugin named below",
     ),
+    "refresh": (
+        "a background refresh (stale-while-revalidate) failed; the stale entry stays and "
+        "is served until its window ends, and the next stale hit tries again",
+        "check the provider's health and the error below",
+    ),
     "other": ("an unexpected error was absorbed; the call ran uncached", "see the error below"),
 }
 
 
 def failure_kind(error: BaseException, stage: str = "") -> str:
     """The kind a failure is counted and warned under."""
+    if stage == "refresh":
+        return "refresh"
     if isinstance(error, BackendTimeoutError | TimeoutError):
         return "timeout"
     if isinstance(error, BackendUnavailableError):

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
+    import concurrent.futures
 
 from cachekit._engine._events import INLINE
 
-__all__ = ["run_inline", "run_on_loop_thread"]
+__all__ = ["run_inline", "run_on_loop_thread", "submit_to_loop_thread"]
 
 T = TypeVar("T")
 
@@ -56,6 +57,19 @@ class _LoopThread:
                     self._loop = loop
         return loop
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the loop thread without waiting for it."""
+        import asyncio
+
+        # Run in a copy of the caller's context (so context variables such as the
+        # override guard carry over) minus sniffio's "current async library", which
+        # would make anyio on this asyncio loop think it is running under trio.
+        ctx = contextvars.copy_context()
+        sniffio = sys.modules.get("sniffio")
+        if sniffio is not None:
+            ctx.run(sniffio.current_async_library_cvar.set, None)
+        return ctx.run(asyncio.run_coroutine_threadsafe, coro, self.loop())
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         import asyncio
 
@@ -67,14 +81,7 @@ class _LoopThread:
         if running is loop:
             coro.close()
             raise RuntimeError("cachekit's sync API cannot be called from its own loop thread")
-        # Run in a copy of the caller's context (so context variables such as the
-        # override guard carry over) minus sniffio's "current async library", which
-        # would make anyio on this asyncio loop think it is running under trio.
-        ctx = contextvars.copy_context()
-        sniffio = sys.modules.get("sniffio")
-        if sniffio is not None:
-            ctx.run(sniffio.current_async_library_cvar.set, None)
-        return ctx.run(asyncio.run_coroutine_threadsafe, coro, loop).result()
+        return self.submit(coro).result()
 
 
 _loop_thread = _LoopThread()
@@ -83,6 +90,11 @@ _loop_thread = _LoopThread()
 def run_on_loop_thread(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the shared loop thread and block until it finishes."""
     return _loop_thread.run(coro)
+
+
+def submit_to_loop_thread(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start ``coro`` on the shared loop thread (background work); return its future."""
+    return _loop_thread.submit(coro)
 
 
 async def _await(awaitable: Awaitable[T]) -> T:

@@ -65,7 +65,11 @@ class CacheStats:
     """A snapshot. Latencies are seconds over the last ``2048`` operations of each kind.
 
     ``tokens_saved``, ``latency_saved_s`` and ``cost_saved`` (``None`` unless the cache
-    has a price list) add up what every hit saved; ``by_call_type``, ``by_model`` and
+    has a price list) add up what every hit saved; ``stale_hits`` (part of ``hits``) were
+    served past their freshness under ``stale-while-revalidate``; ``refreshes`` and
+    ``refresh_failures`` count finished background refreshes; ``stale_on_error``
+    counts stale entries served because the provider raised (``stale-if-error``; the
+    lookup was counted as a miss); ``by_call_type``, ``by_model`` and
     ``by_namespace`` break hits, misses, hit ratio and savings down. These count this
     process only."""
 
@@ -80,6 +84,15 @@ class CacheStats:
     by_call_type: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_namespace: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stale_hits: int = 0
+    refreshes: int = 0
+    refresh_failures: int = 0
+    stale_on_error: int = 0
+
+    @property
+    def fresh_hits(self) -> int:
+        """Hits served within their freshness (``hits`` counts stale hits too)."""
+        return self.hits - self.stale_hits
 
     @property
     def hit_ratio(self) -> float:
@@ -93,6 +106,11 @@ class CacheStats:
             "stores": self.stores,
             "errors": self.errors,
             "hit_ratio": self.hit_ratio,
+            "fresh_hits": self.fresh_hits,
+            "stale_hits": self.stale_hits,
+            "refreshes": self.refreshes,
+            "refresh_failures": self.refresh_failures,
+            "stale_on_error": self.stale_on_error,
             "tokens_saved": self.tokens_saved,
             "latency_saved_s": self.latency_saved_s,
             "cost_saved": self.cost_saved,
@@ -117,7 +135,11 @@ class StatsRecorder:
         "get_latency",
         "hits",
         "misses",
+        "refresh_failures",
+        "refreshes",
         "saved",
+        "stale_hits",
+        "stale_on_error",
         "stores",
     )
 
@@ -126,6 +148,10 @@ class StatsRecorder:
         self.misses = 0
         self.stores = 0
         self.errors = 0
+        self.stale_hits = 0
+        self.refreshes = 0
+        self.refresh_failures = 0
+        self.stale_on_error = 0
         #: Savings of every hit, and the breakdowns.
         self.saved = Tally()
         self.by_call_type: dict[str, Tally] = {}
@@ -198,4 +224,8 @@ class StatsRecorder:
             by_call_type={k: t.as_dict() for k, t in list(self.by_call_type.items())},
             by_model={k: t.as_dict() for k, t in list(self.by_model.items())},
             by_namespace={k: t.as_dict() for k, t in list(self.by_namespace.items())},
+            stale_hits=self.stale_hits,
+            refreshes=self.refreshes,
+            refresh_failures=self.refresh_failures,
+            stale_on_error=self.stale_on_error,
         )

@@ -124,11 +124,18 @@ def resolve_backend(pm: pluggy.PluginManager, type_name: str) -> BackendInfo:
     if info is not None:
         return info
     installed = sorted(registry)
+    failures = plugin_failures(pm)
     hint = ""
     package = KNOWN_PACKAGES.get(type_name)
-    if package is not None:
+    broken = next((f for f in failures if package and f.distribution == package), None)
+    if broken is not None:
+        hint = (
+            f" {package} {broken.version} is installed but failed to load: {broken.error}"
+            " (cachekit backends shows every failure)"
+        )
+    elif package is not None:
         hint = f" It is provided by {package}: pip install {package}"
-    failed = [f.plugin for f in plugin_failures(pm)]
+    failed = [f.plugin for f in failures]
     note = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
     raise UnknownBackendError(
         f"unknown cache type {type_name!r}; installed types: {', '.join(installed)}.{hint}{note}",

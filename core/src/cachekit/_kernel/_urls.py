@@ -100,7 +100,10 @@ def options_from_url(url: str, pm: pluggy.PluginManager | None = None) -> dict[s
         try:
             options[name] = kind(raw)
         except ValueError:
-            raise ConfigurationError(f"URL option {name}={raw!r} is not valid") from None
+            what = {int: "an integer", float: "a number"}.get(kind, "a string")
+            raise ConfigurationError(
+                f"URL option {name} must be {what}, got {raw!r} (in ?{name}=...)"
+            ) from None
     base = url.split("?", 1)[0]
     backend_url = f"{base}?{'&'.join(rest)}" if rest else base
     parse = url_schemes(pm).get(scheme)

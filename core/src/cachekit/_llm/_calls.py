@@ -25,8 +25,9 @@ from typing import Any, Literal
 from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._requests import KeyParams, Request
+from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
-from cachekit._policy._controls import CacheControls, resolve_ttl, validate_ttl
+from cachekit._policy._controls import NO_CONTROLS, CacheControls, resolve_ttl, validate_ttl
 from cachekit._policy._envelope import Entry
 from cachekit._policy._keys import (
     call_family,
@@ -85,6 +86,7 @@ class LLMCalls:
         ttl: float | None,
         supported: Iterable[str],
         mode: Mode,
+        stale: tuple[float | None, float | None] = (None, None),
     ) -> None:
         self.owner = owner  # the facade, whose instance attributes may override methods
         self.engine = engine
@@ -95,6 +97,10 @@ class LLMCalls:
         self.keys = KeyParams(engine.plugins)
         self.flights = AsyncSingleFlight()
         self.sync_flights = SyncSingleFlight()
+        #: ``Cache(stale_while_revalidate=, stale_if_error=)``: windows of calls that give none.
+        self.stale_defaults = stale
+        self._no_controls = NO_CONTROLS.with_defaults(*stale)
+        self.revalidator = Revalidator(engine)
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
         self.has_overrides = False
 
@@ -151,7 +157,9 @@ class LLMCalls:
     ) -> Request:
         """The request with its storage key; raises when no key can be derived."""
         family = call_family(call_type)
-        request = Request(family, kwargs, controls)
+        if controls is NO_CONTROLS:  # the common case: its defaults were applied once
+            controls = self._no_controls
+        request = Request(family, kwargs, controls.with_defaults(*self.stale_defaults))
         namespace = controls.namespace or self.engine.namespace
         explicit = kwargs.get("cache_key")
         override = None if explicit is not None else self.override("key")
@@ -197,7 +205,7 @@ class LLMCalls:
                 return await self._semantic_lookup(request)
 
         try:
-            return await engine.read(
+            entry = await engine.read(
                 request.key,
                 request.call_type,
                 request.controls,
@@ -205,6 +213,7 @@ class LLMCalls:
                 materialize,
                 _model(request),
             )
+            return request.answer(entry)
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -258,13 +267,14 @@ class LLMCalls:
         if first.controls.no_cache:
             return [None] * len(requests)
         try:
-            return await self.engine.read_many(
+            entries = await self.engine.read_many(
                 [r.key for r in requests],
                 first.call_type,
                 first.controls,
                 plain_value,
                 _model(first),
             )
+            return [r.answer(e) for r, e in zip(requests, entries, strict=True)]
         except CacheKitError as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc)
             degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
@@ -301,7 +311,8 @@ class LLMCalls:
             meta = request.meta
             if self.semantic is not None and request.params is not None:
                 meta = self.semantic.entry_meta(request.call_type, request.params, meta)
-            await engine.write(request.key, result, request.call_type, ttl, meta)
+            stale = request.controls.max_stale
+            await engine.write(request.key, result, request.call_type, ttl, meta, stale)
             await self._index(request, ttl)
         except Exception as exc:  # a broken store never breaks the call
             await engine.error(request.call_type, request.key, _perf(), exc, stage="write")
@@ -346,7 +357,7 @@ class LLMCalls:
             if ttl == 0:
                 return
             items = [(r.key, value, r.meta) for r, value in pairs]
-            await self.engine.write_many(items, first.call_type, ttl)
+            await self.engine.write_many(items, first.call_type, ttl, first.controls.max_stale)
         except Exception as exc:
             await self.engine.error(first.call_type, first.key, _perf(), exc, stage="write")
 
@@ -355,6 +366,7 @@ class LLMCalls:
         request = await self.begin(kwargs)
         if request is None:
             return None
+        request.controls = request.controls.fresh_only()  # nothing here could refresh it
         entry = await self.lookup(request)
         return None if entry is None else entry.result
 

@@ -19,6 +19,7 @@ from cachekit._policy._keys import canonical_params, derive_key
 from cachekit.exceptions import PluginError
 
 if TYPE_CHECKING:
+    from cachekit._policy._envelope import Entry
     from cachekit._semantic._index import Probe
 
 __all__ = ["KeyParams", "Request"]
@@ -39,6 +40,16 @@ class Request:
     meta: dict[str, Any] | None = None
     probe: Probe | None = None
     degraded: bool = False
+    #: A stale entry kept for ``stale-if-error`` (the lookup was a miss).
+    held: Entry | None = None
+
+    def answer(self, entry: Entry | None) -> Entry | None:
+        """``entry`` as the lookup's answer; one held for ``stale-if-error`` only is no
+        answer (``None``): it is kept in :attr:`held` for a provider failure."""
+        if entry is not None and entry.held:
+            self.held = entry
+            return None
+        return entry
 
 
 class KeyParams:

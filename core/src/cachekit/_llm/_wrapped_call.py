@@ -6,6 +6,8 @@ provider's own exceptions pass through untouched.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +48,8 @@ class WrappedCall:
         "plan",
         "request",
         "requests",
+        "stale_at",
+        "stale_items",
         "start",
         "streaming",
         "ticket",
@@ -86,6 +90,10 @@ class WrappedCall:
         self.ticket: int | None = None
         self.info: CacheInfo | None = None
         self.start: float | None = None
+        #: When the stale entry this call was served was written (it needs a refresh).
+        self.stale_at: float | None = None
+        #: The items served stale (per-item embeddings).
+        self.stale_items: list[Any] = []
 
     # -- whole-request entries -------------------------------------------------------
     async def prepare(self) -> Request | None:
@@ -107,7 +115,13 @@ class WrappedCall:
         entry = await calls.fetch(request, self._materialize)
         if entry is None:
             return MISS
-        engine = calls.engine
+        if entry.stale_s:
+            self.stale_at = entry.created_at
+        self._hit_info(request, entry)
+        return entry.result
+
+    def _hit_info(self, request: Request, entry: Entry) -> None:
+        engine = self.calls.engine
         self.info = CacheInfo(
             True,
             request.key,
@@ -115,7 +129,46 @@ class WrappedCall:
             age_s=max(0.0, engine.clock() - entry.created_at),
             similarity=entry.similarity,
         )
-        return entry.result
+
+    async def held_answer(self, error: BaseException) -> Any:
+        """The entry held for ``stale-if-error`` as this call's answer (counted and
+        reported as served stale), or :data:`MISS` when none is held."""
+        request = self.request
+        held = None if request is None else request.held
+        if request is None or held is None:
+            return MISS
+        await self._served_stale(request, held, error)
+        self._hit_info(request, held)
+        return held.result
+
+    async def _served_stale(self, request: Request, held: Entry, error: BaseException) -> None:
+        engine = self.calls.engine
+        engine.stats.stale_on_error += 1
+        model = self.kwargs.get("model")
+        await engine.hit_event(
+            request.call_type,
+            request.key,
+            _perf(),
+            held,
+            None,
+            model if isinstance(model, str) else None,
+            stale="if-error",
+            error=error,
+        )
+
+    def refresh_copy(self, inputs: list[Any] | None = None) -> WrappedCall:
+        """This call again, as a forced refresh (``no-cache``) for a background refresh;
+        ``inputs`` narrows a per-item embeddings call to those items."""
+        again = copy.copy(self)
+        again.controls = dataclasses.replace(self.controls, no_cache=True)
+        if inputs is not None:
+            again.items = inputs
+            again.kwargs = {**self.kwargs, "input": inputs}
+            again.key_kwargs = {**self.key_kwargs, "input": inputs}
+        again.request = again.plan = again.info = again.stale_at = None
+        again.requests = []
+        again.stale_items = []
+        return again
 
     def _materialize(self, entry: Entry) -> Any:
         """The read path's last step: the stored value rebuilt into the caller's type (a
@@ -184,8 +237,27 @@ class WrappedCall:
                 return False
             self.requests.append(request)
         for item, entry in zip(plan.unique, await calls.fetch_items(self.requests), strict=True):
-            if entry is not None:
-                plan.accept(item, entry.value, entry.meta)
+            if entry is not None and plan.accept(item, entry.value, entry.meta) and entry.stale_s:
+                self.stale_items.append(item)
+                written = entry.created_at
+                self.stale_at = written if self.stale_at is None else min(self.stale_at, written)
+        return True
+
+    async def held_items(self, error: BaseException) -> bool:
+        """Answer every missing item from entries held for ``stale-if-error`` (each
+        counted and reported as served stale); ``False`` when some item has none."""
+        plan = self.plan
+        assert plan is not None
+        by_id = {item_id(i): r for i, r in zip(plan.unique, self.requests, strict=True)}
+        missing = [(item, by_id[item_id(item)]) for item in plan.missing()]
+        if any(request.held is None for _, request in missing):
+            return False
+        for item, request in missing:
+            held = request.held
+            assert held is not None
+            if not plan.accept(item, held.value, held.meta):
+                return False
+            await self._served_stale(request, held, error)
         return True
 
     def missing_kwargs(self) -> dict[str, Any] | None:

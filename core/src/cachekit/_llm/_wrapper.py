@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
 from cachekit._llm._info import CacheInfo
+from cachekit._llm._stale import revalidate, revalidate_sync
 from cachekit._llm._streams import (
     RecordingAsyncStream,
     RecordingStream,
@@ -155,19 +156,27 @@ async def _acall(call: WrappedCall) -> Any:
     call.ticket = call.calls.flights.ticket()  # before the read: see _singleflight
     value = await call.lookup()
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate(call, _acall)
         return call.remember(ReplayAsyncStream(value) if call.streaming else value)
     request = call.request
     if request is None:  # no key: an uncached call
         return await _invoke(call)
-    if call.streaming:
-        return call.remember(await _astream_result(call, await _invoke(call)))
+    try:
+        if call.streaming:
+            return call.remember(await _astream_result(call, await _invoke(call)))
 
-    async def work() -> Any:
-        result = await _invoke(call)
-        await call.save(result)
-        return result
+        async def work() -> Any:
+            result = await _invoke(call)
+            await call.save(result)
+            return result
 
-    return call.remember(await call.calls.flights.run(request.key, work, call.ticket))
+        return call.remember(await call.calls.flights.run(request.key, work, call.ticket))
+    except Exception as exc:  # stale-if-error: a held entry answers instead
+        value = await call.held_answer(exc)
+        if value is MISS:
+            raise
+        return call.remember(ReplayAsyncStream(value) if call.streaming else value)
 
 
 async def _astream_result(call: WrappedCall, result: Any) -> Any:
@@ -183,8 +192,15 @@ async def _astream_result(call: WrappedCall, result: Any) -> Any:
 async def _aitems(call: WrappedCall) -> Any:
     if not await call.lookup_items():
         return await _invoke(call)
+    if call.stale_at is not None:
+        revalidate(call, _acall)
     kwargs = call.missing_kwargs()
-    response = None if kwargs is None else await _invoke(call, kwargs)
+    try:
+        response = None if kwargs is None else await _invoke(call, kwargs)
+    except Exception as exc:  # stale-if-error: held items answer instead
+        if not await call.held_items(exc):
+            raise
+        response = None
     try:
         result = await call.finish_items(response)
     except Exception as exc:  # the answer could not be split per item: pass it on, uncached
@@ -207,6 +223,8 @@ async def _async_generator(call: WrappedCall) -> AsyncIterator[Any]:
     """An async generator function's wrapper: the lookup happens on first iteration."""
     value = await call.lookup()
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate(call, _async_generator)
         stream: Any = ReplayAsyncStream(value)
     elif call.request is None:
         stream = call.fn(*call.args, **call.kwargs)
@@ -258,8 +276,15 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
     if call.items is not None:
         if not run(call.lookup_items()):
             return call.fn(*call.args, **call.kwargs)
+        if call.stale_at is not None:
+            revalidate_sync(call, lambda again: _call(again, state))
         kwargs = call.missing_kwargs()
-        response = None if kwargs is None else _provider(call, kwargs)
+        try:
+            response = None if kwargs is None else _provider(call, kwargs)
+        except Exception as exc:  # stale-if-error: held items answer instead
+            if not run(call.held_items(exc)):
+                raise
+            response = None
         try:
             result = run(call.finish_items(response))
         except Exception as exc:
@@ -269,20 +294,32 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
     call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
     value = run(call.lookup())
     if value is not MISS:
+        if call.stale_at is not None:
+            revalidate_sync(call, lambda again: _call(again, state))
         return call.remember(ReplayStream(value) if call.streaming else value)
     request = call.request
     if request is None:
         return call.fn(*call.args, **call.kwargs)
-    if call.streaming:
-        result = _provider(call)
-    else:
-
-        def work() -> Any:
-            fresh = _provider(call)
-            return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
-
-        result = call.calls.sync_flights.run(request.key, work, call.ticket)
+    try:
+        result = _call_through(call, request.key)
+    except Exception as exc:  # stale-if-error: a held entry answers instead
+        value = run(call.held_answer(exc))
+        if value is MISS:
+            raise
+        return call.remember(ReplayStream(value) if call.streaming else value)
     if inspect.isawaitable(result):  # a "sync" function that returned an awaitable: learn
         state.kind = "async"
         return _afinish_first(call, result)
     return call.remember(_sync_result(call, result) if call.streaming else result)
+
+
+def _call_through(call: WrappedCall, key: str) -> Any:
+    """A sync miss: call the provider (once per key in flight) and store its answer."""
+    if call.streaming:
+        return _provider(call)
+
+    def work() -> Any:
+        fresh = _provider(call)
+        return fresh if inspect.isawaitable(fresh) else _sync_result(call, fresh)
+
+    return call.calls.sync_flights.run(key, work, call.ticket)

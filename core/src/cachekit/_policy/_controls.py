@@ -8,15 +8,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cachekit._policy._keys import validate_namespace
 from cachekit.exceptions import ConfigurationError
 
-__all__ = ["CONTROL_NAMES", "NO_CONTROLS", "CacheControls", "resolve_ttl", "validate_ttl"]
+__all__ = [
+    "CONTROL_NAMES",
+    "NO_CONTROLS",
+    "CacheControls",
+    "resolve_ttl",
+    "validate_ttl",
+    "validate_window",
+]
 
-CONTROL_NAMES = ("no-cache", "no-store", "ttl", "s-maxage", "namespace", "use-cache")
+CONTROL_NAMES = (
+    "no-cache",
+    "no-store",
+    "ttl",
+    "s-maxage",
+    "namespace",
+    "use-cache",
+    "stale-while-revalidate",
+    "stale-if-error",
+)
 
 
 def validate_ttl(value: object, what: str = "ttl") -> float | None:
@@ -34,6 +50,14 @@ def validate_ttl(value: object, what: str = "ttl") -> float | None:
     return None if math.isinf(seconds) else seconds
 
 
+def validate_window(value: object, what: str) -> float | None:
+    """A stale window: ``None`` or finite, non-negative float seconds (an unbounded
+    window would keep entries forever); else ``ConfigurationError``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isinf(value):
+        raise ConfigurationError(f"{what} must be a finite number of seconds, got {value!r}")
+    return validate_ttl(value, what)
+
+
 def _flag(controls: Mapping[str, Any], name: str) -> bool:
     value = controls.get(name, False)
     if not isinstance(value, bool):
@@ -49,6 +73,10 @@ class CacheControls:
     ``no_store``: do not write. ``ttl``: lifetime of the stored result.
     ``s_maxage``: accept only entries at most that old. ``namespace``: override.
     ``use_cache``: opt this call in when the cache is ``mode="default_off"``.
+    ``stale_while_revalidate``: serve an entry up to that long past its freshness
+    while one background refresh runs. ``stale_if_error``: on a provider error, serve
+    an entry up to that long past its freshness instead of raising. ``None`` for
+    either means "the cache's default" (see :meth:`with_defaults`).
     """
 
     no_cache: bool = False
@@ -57,6 +85,34 @@ class CacheControls:
     s_maxage: float | None = None
     namespace: str | None = None
     use_cache: bool = False
+    stale_while_revalidate: float | None = None
+    stale_if_error: float | None = None
+
+    @property
+    def max_stale(self) -> float:
+        """The longest a stored entry may be served past its freshness (``0``: never)."""
+        return max(self.stale_while_revalidate or 0.0, self.stale_if_error or 0.0)
+
+    def with_defaults(self, swr: float | None, sie: float | None) -> CacheControls:
+        """These controls with the cache's stale windows where the call gave none."""
+        if (swr is None or self.stale_while_revalidate is not None) and (
+            sie is None or self.stale_if_error is not None
+        ):
+            return self
+        return replace(
+            self,
+            stale_while_revalidate=(
+                swr if self.stale_while_revalidate is None else self.stale_while_revalidate
+            ),
+            stale_if_error=sie if self.stale_if_error is None else self.stale_if_error,
+        )
+
+    def fresh_only(self) -> CacheControls:
+        """These controls without stale windows (for reads that cannot refresh or fall
+        back: the LiteLLM-named ``get_cache``, which has no provider to call)."""
+        if not self.max_stale:
+            return self
+        return replace(self, stale_while_revalidate=0.0, stale_if_error=0.0)
 
     def rejects(self, age: float) -> bool:
         """Whether ``s-maxage`` refuses an entry ``age`` seconds old (``0`` refuses all)."""
@@ -90,6 +146,12 @@ class CacheControls:
             s_maxage=validate_ttl(controls.get("s-maxage"), "cache control 's-maxage'"),
             namespace=None if namespace is None else validate_namespace(namespace),
             use_cache=_flag(controls, "use-cache"),
+            stale_while_revalidate=validate_window(
+                controls.get("stale-while-revalidate"), "cache control 'stale-while-revalidate'"
+            ),
+            stale_if_error=validate_window(
+                controls.get("stale-if-error"), "cache control 'stale-if-error'"
+            ),
         )
 
 

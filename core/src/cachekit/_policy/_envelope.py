@@ -4,7 +4,10 @@ Never pickle. An entry is two compact JSON documents separated by a newline::
 
     ["cachekit/2",created_at,expires_at|null,"call_type",meta|null]\\n<value as JSON>
 
-``created_at``/``expires_at`` are finite Unix timestamps in float seconds. ``meta`` is
+``created_at``/``expires_at`` are finite Unix timestamps in float seconds;
+``expires_at`` is the end of the entry's freshness (its TTL). An entry written with a
+stale window (``stale-while-revalidate``/``stale-if-error``) records that window as
+``meta["stale_s"]`` and is kept by the backend that much longer. ``meta`` is
 a small dict (``{"model": "openai.types.chat.ChatCompletion"}``, ``{"stream": true}``…)
 or ``null``. Compact JSON never holds a raw newline, so the first ``\\n`` ends the
 header; the value bytes after it are kept as they are (:attr:`Entry.payload`), so a
@@ -37,6 +40,7 @@ from cachekit.exceptions import ConfigurationError, EntryError
 __all__ = [
     "ENVELOPE_MAGIC",
     "MAX_DEPTH",
+    "STALE_META",
     "Entry",
     "decode_entry",
     "decode_payload",
@@ -46,6 +50,10 @@ __all__ = [
 ]
 
 ENVELOPE_MAGIC = "cachekit/2"
+
+#: The ``meta`` field recording how long past ``expires_at`` an entry is kept (its
+#: largest stale window at write time; the backend was given ``ttl`` plus this).
+STALE_META = "stale_s"
 
 #: Deepest nesting a stored value may have (orjson's encoder stops at 255 levels).
 MAX_DEPTH = 254
@@ -116,10 +124,12 @@ class Entry:
         "call_type",
         "created_at",
         "expires_at",
+        "held",
         "meta",
         "payload",
         "result",
         "similarity",
+        "stale_s",
     )
 
     def __init__(
@@ -140,6 +150,10 @@ class Entry:
         self.result: Any = None
         #: For a semantic hit: the cosine similarity of the match.
         self.similarity: float | None = None
+        #: Seconds past its freshness (``expires_at``) when read; ``0.0`` for a fresh entry.
+        self.stale_s = 0.0
+        #: A stale entry kept only for ``stale-if-error``: the read counts as a miss.
+        self.held = False
 
     @property
     def value(self) -> Any:
@@ -151,6 +165,16 @@ class Entry:
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+    @property
+    def stale_bound(self) -> float:
+        """How long past its freshness the writer kept this entry (``meta["stale_s"]``;
+        ``0.0`` for entries written without a stale window, older ones included)."""
+        meta = self.meta
+        bound = None if meta is None else meta.get(STALE_META)
+        if isinstance(bound, int | float) and _isfinite(bound) and bound > 0:
+            return float(bound)
+        return 0.0
 
     def __repr__(self) -> str:
         return (

@@ -10,7 +10,9 @@ import abc
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from typing import ClassVar
 
-__all__ = ["AsyncBackend"]
+from cachekit._storage._usage import Usage
+
+__all__ = ["AsyncBackend", "Usage"]
 
 
 class AsyncBackend(abc.ABC):
@@ -36,7 +38,8 @@ class AsyncBackend(abc.ABC):
     * :meth:`aclose` is idempotent.
 
     Capability flags (class attributes) let the core pick a faster path; optional
-    methods (:meth:`scan`) raise :class:`NotImplementedError` where a store lacks them.
+    methods (:meth:`scan`, :meth:`usage`) raise :class:`NotImplementedError` where a
+    store lacks them.
     """
 
     #: The type name the backend was registered under (set by the core).
@@ -50,6 +53,12 @@ class AsyncBackend(abc.ABC):
     #: True when the store expires entries itself. Expiry is checked on read from
     #: the envelope either way; this only tells tools whether a sweep is needed.
     native_ttl: ClassVar[bool] = False
+    #: True when other processes that open the same store see what this one writes
+    #: (Redis, S3, a shared directory; not the in-process ``local``). With :meth:`scan`
+    #: it lets ``Cache(shared_stats=True)`` keep counters in the store for every
+    #: process (see ``cachekit._engine._shared``). A plain attribute: a wrapper such as
+    #: the L1 tier copies its inner backend's.
+    shared: bool = False
 
     @abc.abstractmethod
     async def get(self, key: str) -> bytes | None:
@@ -91,6 +100,16 @@ class AsyncBackend(abc.ABC):
         """
         raise NotImplementedError(f"{self.name or type(self).__name__} cannot list its keys")
         yield prefix  # pragma: no cover - makes this an async generator like its overrides
+
+    async def usage(self, prefix: str) -> Usage:
+        """How many entries are stored under keys starting with ``prefix``, and the bytes
+        of their values (optional capability; see :class:`cachekit.Usage`).
+
+        ``cachekit stats`` shows it per namespace. Never called on a request path; it
+        may walk the whole prefix (page by page, never loading the listing at once).
+        Say in :attr:`Usage.note` what the count includes when it cannot be exact.
+        The default raises :class:`NotImplementedError` (the CLI then says so)."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} cannot report its usage")
 
     def fault_domain(self, key: str) -> Hashable | None:
         """The part of the store that serves ``key`` and fails on its own (optional).

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import ClassVar
 
-from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._backend import AsyncBackend, Usage
 from cachekit.exceptions import ConfigurationError
 from cachekit.hookspecs import RegisterBackend, hookimpl
 
@@ -185,6 +185,19 @@ class LocalBackend(AsyncBackend):
             keys = [key for key in self._data if key.startswith(prefix)]
         for key in keys:
             yield key
+
+    async def usage(self, prefix: str) -> Usage:
+        """Live entries under ``prefix`` (expired ones are not counted) and their bytes."""
+        with self._lock:
+            now = self._clock()
+            entries = size = 0
+            for key, value in self._data.items():
+                if key.startswith(prefix):
+                    deadline = self._deadlines.get(key)
+                    if deadline is None or now < deadline:
+                        entries += 1
+                        size += len(value)
+        return Usage(entries, size)
 
     async def aclose(self) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ import math
 import threading
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 
-from cachekit._storage._backend import AsyncBackend
+from cachekit._storage._backend import AsyncBackend, Usage
 from cachekit._storage._local import LocalBackend
 from cachekit.exceptions import ConfigurationError
 
@@ -72,6 +72,7 @@ class TieredBackend(AsyncBackend):
         self.l2 = l2
         self.l1_ttl = float(l1_ttl)
         self.default_ttl = l2.default_ttl
+        self.shared = l2.shared
         self.l1_hits = 0
         self.l1_misses = 0
         self._reads: dict[str, _Reads] = {}
@@ -205,6 +206,10 @@ class TieredBackend(AsyncBackend):
         """The L2's keys (the L1 holds copies of some of them)."""
         async for key in self.l2.scan(prefix):
             yield key
+
+    async def usage(self, prefix: str) -> Usage:
+        """The L2's usage (the L1 holds copies of some of its entries)."""
+        return await self.l2.usage(prefix)
 
     async def aclose(self) -> None:
         try:

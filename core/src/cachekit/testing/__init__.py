@@ -27,9 +27,15 @@ ports (``cachekit_redis.testing`` and ``cachekit_s3.testing`` build on them);
 rest (round trips, wrong keys, tampering, moved and plaintext entries, rotation and
 ``rekey``) against a backend; it needs ``cryptography`` and a backend with ``scan``.
 
+:class:`ObserverPluginContract` is what every metrics observer plugin promises (lazy
+client import, an off switch, fail-open instruments), run by ``cachekit-prometheus``
+and ``cachekit-otel``.
+
 :class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
 only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
-count, at the server, the requests that were not served from it.
+count, at the server, the requests that were not served from it; the pytest
+fixtures ``openai_server`` (with ``openai_server_session``) and ``async_openai_client`` serve it and an
+``openai.AsyncOpenAI`` on it to a plugin's ``conftest.py``.
 
 The suites need ``pytest`` and ``anyio``'s pytest plugin (installed with anyio).
 They are loaded on first use (module ``__getattr__``), so the server helpers and
@@ -46,23 +52,35 @@ from cachekit.testing._servers import HOST, ServerProcess, free_port, modules_im
 if TYPE_CHECKING:
     from cachekit.testing._contract import BackendContract, FakeClock, unit_vector
     from cachekit.testing._encrypted_rotation import EncryptedCacheContract
+    from cachekit.testing._fixtures import (
+        OPENAI_TEST_KEY,
+        async_openai_client,
+        openai_server,
+        openai_server_session,
+    )
+    from cachekit.testing._observer_contract import ObserverPluginContract
     from cachekit.testing._openai import OpenAIServer, RecordedRequest, UploadedFile
     from cachekit.testing._scenarios import SemanticScenarios
     from cachekit.testing._semantic import SemanticBackendContract
 
 __all__ = [
     "HOST",
+    "OPENAI_TEST_KEY",
     "BackendContract",
     "EncryptedCacheContract",
     "FakeClock",
+    "ObserverPluginContract",
     "OpenAIServer",
     "RecordedRequest",
     "SemanticBackendContract",
     "SemanticScenarios",
     "ServerProcess",
     "UploadedFile",
+    "async_openai_client",
     "free_port",
     "modules_imported_by",
+    "openai_server",
+    "openai_server_session",
     "unit_vector",
 ]
 
@@ -71,6 +89,11 @@ _LAZY = {
     "BackendContract": "cachekit.testing._contract",
     "FakeClock": "cachekit.testing._contract",
     "unit_vector": "cachekit.testing._contract",
+    "ObserverPluginContract": "cachekit.testing._observer_contract",
+    "OPENAI_TEST_KEY": "cachekit.testing._fixtures",
+    "async_openai_client": "cachekit.testing._fixtures",
+    "openai_server": "cachekit.testing._fixtures",
+    "openai_server_session": "cachekit.testing._fixtures",
     "OpenAIServer": "cachekit.testing._openai",
     "RecordedRequest": "cachekit.testing._openai",
     "UploadedFile": "cachekit.testing._openai",

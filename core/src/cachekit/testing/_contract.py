@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from cachekit._storage._backend import AsyncBackend
+from cachekit.testing._contract_usage import SharedCountersContract, UsageContract
 
 __all__ = ["BackendContract", "FakeClock", "unit_vector"]
 
@@ -28,8 +29,11 @@ class FakeClock:
         self.now += seconds
 
 
-class BackendContract:
-    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it."""
+class BackendContract(UsageContract, SharedCountersContract):
+    """Behaviour every :class:`cachekit.AsyncBackend` must have. Subclass it.
+
+    Includes the sections of optional abilities (``usage``, shared counters), which
+    skip themselves for a backend that does not declare them."""
 
     @pytest.fixture
     def anyio_backend(self) -> str:

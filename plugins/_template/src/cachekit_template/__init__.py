@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TemplateBackend"]
 
+__version__ = "0.1.0"
+
 #: Public name → the private module that defines it.
 _LAZY = {"TemplateBackend": "cachekit_template._backend"}
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
-from cachekit import AsyncBackend, ConfigurationError
+from cachekit import AsyncBackend, ConfigurationError, Usage
 
 
 class TemplateBackend(AsyncBackend):
@@ -82,6 +82,20 @@ class TemplateBackend(AsyncBackend):
             if deadline is None or now < deadline:
                 removed += 1
         return removed
+
+    async def usage(self, prefix: str) -> Usage:
+        """Optional (``cachekit stats`` shows it): live entries under ``prefix`` and the
+        bytes of their values. A real store asks its server (a listing with sizes)."""
+        now = self._clock()
+        live = [
+            value
+            for key, (value, deadline) in self._data.items()
+            if key.startswith(prefix) and (deadline is None or now < deadline)
+        ]
+        return Usage(len(live), sum(len(value) for value in live))
+
+    # A store that other processes see (a server, a shared directory) sets
+    # ``shared = True``; with ``scan`` too, Cache(shared_stats=True) keeps counters in it.
 
     # get_many / set_many: the base class loops over get / set. A store with
     # batch commands (MGET, pipelines) overrides them to make one round trip.

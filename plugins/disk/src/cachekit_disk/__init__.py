@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DiskBackend", "default_cache_dir"]
 
+__version__ = "0.1.0"
+
 #: Public name → the private module that defines it.
 _LAZY = {
     "DiskBackend": "cachekit_disk._backend",

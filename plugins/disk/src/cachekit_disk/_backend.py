@@ -29,10 +29,16 @@ from functools import partial
 from typing import Any, ClassVar, TypeVar, get_args
 
 import anyio.to_thread
-from cachekit import AsyncBackend, BackendError, BackendUnavailableError, ConfigurationError
+from cachekit import (
+    AsyncBackend,
+    BackendError,
+    BackendUnavailableError,
+    ConfigurationError,
+    Usage,
+)
 
 from cachekit_disk._hop import ThreadHop
-from cachekit_disk._scan import shard_keys, shards_for
+from cachekit_disk._scan import shard_keys, shard_usage, shards_for
 from cachekit_disk._store import DiskStore, FsyncPolicy
 
 __all__ = ["DiskBackend", "default_cache_dir"]
@@ -117,6 +123,8 @@ class DiskBackend(AsyncBackend):
     inline: ClassVar[bool] = False
     # Expired files stay on disk until read, pruned or evicted: tools should sweep.
     native_ttl: ClassVar[bool] = False
+    #: Processes that open the same directory share its entries (and shared counters).
+    shared = True
 
     def __init__(
         self,
@@ -256,6 +264,17 @@ class DiskBackend(AsyncBackend):
         for shard in await self._run(shards_for, self._store.layout, prefix):
             for key in await self._run(shard_keys, shard, prefix):
                 yield key
+
+    async def usage(self, prefix: str) -> Usage:
+        """Live entries under ``prefix`` and their value bytes, from the entry files'
+        headers (never their values), one shard directory per hop, like :meth:`scan`."""
+        entries = size = 0
+        now = self._clock()
+        for shard in await self._run(shards_for, self._store.layout, prefix):
+            count, nbytes = await self._run(shard_usage, shard, prefix, now)
+            entries += count
+            size += nbytes
+        return Usage(entries, size)
 
     async def prune(self) -> int:
         """Sweep the directory: remove expired and damaged entries and the temporary

@@ -9,8 +9,10 @@ to a worker thread once per shard and never holds a whole listing in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from cachekit_disk._files import NotAFile, open_entry, read_head
+from cachekit_disk._format import parse_header
 from cachekit_disk._layout import (
     KEY_PREFIX,
     Layout,
@@ -20,7 +22,7 @@ from cachekit_disk._layout import (
     split_key,
 )
 
-__all__ = ["shard_keys", "shards_for"]
+__all__ = ["shard_keys", "shard_usage", "shards_for"]
 
 
 def shards_for(layout: Layout, prefix: str) -> list[str]:
@@ -39,15 +41,14 @@ def shards_for(layout: Layout, prefix: str) -> list[str]:
     return [shard for group in groups for shard in shard_dirs(group)]
 
 
-def shard_keys(shard: str, prefix: str) -> list[str]:
-    """The keys of the entry files in ``shard`` that start with ``prefix`` (files that
-    are damaged, not regular or gone meanwhile are skipped; reads judge them)."""
+def _heads(shard: str, prefix: str) -> Iterator[tuple[bytes, bytes]]:
+    """The fixed header and key of each entry file in ``shard`` whose key starts with
+    ``prefix`` (files that are damaged, not regular or gone meanwhile are skipped)."""
     wanted = prefix.encode("utf-8", "surrogatepass")
-    found: list[str] = []
     try:
         names = [entry for entry in os.scandir(shard) if is_entry_name(entry.name)]
     except (FileNotFoundError, NotADirectoryError):  # cleared meanwhile
-        return found
+        return
     for entry in names:
         try:
             opened = open_entry(entry.path)
@@ -61,5 +62,23 @@ def shard_keys(shard: str, prefix: str) -> list[str]:
         finally:
             os.close(fd)
         if head is not None and head[1].startswith(wanted):
-            found.append(decode_key(head[1]))
-    return found
+            yield head
+
+
+def shard_keys(shard: str, prefix: str) -> list[str]:
+    """The keys of the entry files in ``shard`` that start with ``prefix`` (reads judge
+    the damaged ones)."""
+    return [decode_key(key) for _, key in _heads(shard, prefix)]
+
+
+def shard_usage(shard: str, prefix: str, now: float) -> tuple[int, int]:
+    """Live entries in ``shard`` whose key starts with ``prefix`` (expired ones, still
+    on disk until a sweep, are not counted) and the bytes of their values."""
+    entries = size = 0
+    for head, _ in _heads(shard, prefix):
+        header = parse_header(head)
+        if header is None or (header.expires_at is not None and now >= header.expires_at):
+            continue
+        entries += 1
+        size += header.value_length
+    return entries, size

@@ -37,12 +37,14 @@ from cachekit import (
     ConfigurationError,
     SemanticBackend,
     SemanticMatch,
+    Usage,
 )
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
 from cachekit_qdrant._clients import LocalRunner, RemoteClients
 from cachekit_qdrant._config import QdrantSettings, settings_from_options
+from cachekit_qdrant._usage import scroll_usage
 
 __all__ = ["QdrantSemanticBackend", "point_id"]
 
@@ -357,6 +359,17 @@ class QdrantSemanticBackend(SemanticBackend):
             return removed
 
         return await self._call("clear", op)
+
+    async def usage(self, prefix: str) -> Usage:
+        """Live entries under ``prefix`` and their value bytes (see ``_usage``)."""
+
+        async def op(client: AsyncQdrantClient) -> tuple[int, int]:
+            if not await self._ensure_values(client, create=False):
+                return 0, 0
+            return await scroll_usage(client, self.settings.values_collection, prefix, now)
+
+        now = self._clock()
+        return Usage(*await self._call("usage", op))
 
     # -- vectors ------------------------------------------------------------------------------
     async def index(

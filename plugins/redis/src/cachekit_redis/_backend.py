@@ -21,6 +21,7 @@ from cachekit import (
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
+    Usage,
 )
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import (
@@ -69,6 +70,8 @@ class RedisBackend(AsyncBackend):
     """
 
     native_ttl: ClassVar[bool] = True
+    #: Every process connected to the server sees the same keys (and shared counters).
+    shared = True
 
     def __init__(
         self,
@@ -261,6 +264,42 @@ class RedisBackend(AsyncBackend):
             close = getattr(keys, "aclose", None)
             if close is not None:
                 await close()
+
+    async def usage(self, prefix: str) -> Usage:
+        """String keys under ``prefix`` and their value bytes: ``SCAN MATCH`` (every
+        primary of a Cluster), then one pipeline of ``STRLEN`` + ``EXISTS`` per
+        ``scan_count`` keys (a Cluster pipeline routes each key to its node). Keys
+        ``SCAN`` repeats are counted once; keys that expire meanwhile, and keys of
+        other types (a semantic index's hashes), are not counted."""
+        seen: set[str] = set()
+        entries = size = 0
+        batch: list[str] = []
+        async for key in self.scan(prefix):
+            if key not in seen:
+                seen.add(key)
+                batch.append(key)
+            if len(batch) >= self.settings.scan_count:
+                entries, size = await self._sizes(batch, entries, size)
+                batch = []
+        if batch:
+            entries, size = await self._sizes(batch, entries, size)
+        return Usage(entries, size)
+
+    async def _sizes(self, keys: list[str], entries: int, size: int) -> tuple[int, int]:
+        client = await self._client()
+        try:
+            pipe: Any = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.strlen(key)
+                pipe.exists(key)
+            replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            self._fail("STRLEN (pipeline)", exc)
+        for length, exists in zip(replies[::2], replies[1::2], strict=True):
+            if type(length) is int and exists == 1:
+                entries += 1
+                size += length
+        return entries, size
 
     async def aclose(self) -> None:
         try:

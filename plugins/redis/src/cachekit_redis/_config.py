@@ -203,9 +203,13 @@ def _as_str(name: str, value: Any) -> str:
 
 
 def _as_port(name: str, value: Any) -> int:
-    port = _as_int(name, value, minimum=1)
-    if port > 65535:
-        raise _fail(f"{name} must be a TCP port (1-65535), got {value!r}")
+    port: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        port = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        port = int(value)
+    if port is None or not 1 <= port <= 65535:
+        raise _fail(f"{name} must be an integer TCP port (1-65535), got {value!r}")
     return port
 
 
@@ -234,7 +238,7 @@ def _parse_node(text: str, default_port: int, what: str) -> Node:
         host, port_text = text, ""
     if not host:
         raise _fail(f"{what}: a node has no host in {text!r}")
-    return unquote(host), _as_port(what, port_text) if port_text else default_port
+    return unquote(host), _as_port(f"the port in {what}", port_text) if port_text else default_port
 
 
 def _nodes(value: Any, what: str, default_port: int) -> tuple[Node, ...]:

@@ -33,13 +33,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal
 
 import anyio
-import numpy as np
 from cachekit import BackendError, ConfigurationError, SemanticBackend, SemanticMatch
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from cachekit_redis._backend import RedisBackend, _ms, _scan_pattern
 from cachekit_redis._clients import Client
+from cachekit_redis._numpy import np
 from cachekit_redis._semantic_ft import (
     create_index_args,
     doc_key,

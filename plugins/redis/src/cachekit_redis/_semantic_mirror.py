@@ -19,8 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
+from cachekit_redis._numpy import np, npt
 
 __all__ = ["MirrorSet", "PartitionMirror", "parse_record", "stream_id"]
 

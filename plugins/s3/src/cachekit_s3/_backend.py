@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from cachekit import AsyncBackend, BackendError, CacheKitError, ConfigurationError
+from cachekit import AsyncBackend, BackendError, CacheKitError, ConfigurationError, Usage
 
 from cachekit_s3._clients import LoopClients
 from cachekit_s3._errors import S3KeyError, is_not_found, translate
@@ -37,6 +37,7 @@ R = TypeVar("R")
 
 #: User metadata holding an entry's deadline (sent as ``x-amz-meta-cachekit-expires-at``).
 EXPIRES_METADATA = "cachekit-expires-at"
+_USAGE_NOTE = "includes expired objects not yet removed (S3 keeps them until cleared)"
 #: Keys per ``delete_objects`` call (S3's maximum).
 DELETE_BATCH = 1000
 
@@ -61,6 +62,8 @@ class S3Backend(AsyncBackend):
     """
 
     native_ttl: ClassVar[bool] = False
+    #: Every process that opens the bucket sees the same objects (and shared counters).
+    shared = True
     #: Keys per ``list_objects_v2`` page and per ``delete_objects`` call in ``clear``
     #: (S3's maxima; tests lower them to exercise paging on a few objects).
     list_page_size: ClassVar[int] = 1000
@@ -286,9 +289,9 @@ class S3Backend(AsyncBackend):
             raise translate(exc, "clear", self._bucket) from exc
         return removed
 
-    async def scan(self, prefix: str) -> AsyncIterator[str]:
-        """Keys starting with ``prefix``, one ``list_objects_v2`` page at a time
-        (expired objects not yet removed included: a read of them is a miss)."""
+    async def _listing(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
+        """``(key, size)`` of each object whose key starts with ``prefix``, one
+        ``list_objects_v2`` page at a time."""
         layout = self._layout
         client = await self._clients.get()
         pages = (
@@ -310,7 +313,23 @@ class S3Backend(AsyncBackend):
             for item in page.get("Contents", ()):
                 core_key = layout.core_key(item["Key"])
                 if core_key is not None and core_key.startswith(prefix):
-                    yield core_key
+                    yield core_key, int(item.get("Size", 0))
+
+    async def scan(self, prefix: str) -> AsyncIterator[str]:
+        """Keys starting with ``prefix``, one ``list_objects_v2`` page at a time
+        (expired objects not yet removed included: a read of them is a miss)."""
+        async for key, _ in self._listing(prefix):
+            yield key
+
+    async def usage(self, prefix: str) -> Usage:
+        """Objects under ``prefix`` and their sizes, from the listing alone (no reads).
+        S3 has no expiry of its own, so objects past their lifetime that nothing has
+        removed yet are counted (the note says so)."""
+        entries = size = 0
+        async for _, nbytes in self._listing(prefix):
+            entries += 1
+            size += nbytes
+        return Usage(entries, size, _USAGE_NOTE)
 
     async def _delete_objects(self, client: Any, keys: list[str]) -> int:
         response = await client.delete_objects(
