@@ -166,8 +166,8 @@ async def test_concurrent_reads_and_batches_fail_only_the_dead_masters_keys(
 async def test_fault_domain_is_the_node_serving_the_slot(
     redis_cluster: RedisClusterServer, redis_server: RedisServer
 ) -> None:
-    backend = RedisBackend(url=redis_cluster.url)
     keys = [f"cachekit:v2:fd:{i}" for i in range(30)]
+    backend = RedisBackend(url=redis_cluster.url)
     assert {backend.fault_domain(key) for key in keys} == {None}  # before discovery
     await backend.get(keys[0])  # discovers the slot map
     for key in keys:
