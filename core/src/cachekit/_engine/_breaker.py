@@ -6,17 +6,31 @@ I/O, for ``cooldown`` seconds (doubling on each failed probe, up to
 ``max_cooldown``). Then it lets one probe through (half-open); a success closes
 it, a failure opens it again. State changes are plain attribute writes, safe on
 one event loop and good enough across threads (a race costs one extra probe).
+
+:class:`DomainBreakers` keeps one breaker per *fault domain* of a backend (a Redis
+Cluster's node, see :meth:`cachekit.AsyncBackend.fault_domain`), so one dead node
+does not stop caching on the others. A domain is one part of a store that fails
+over by itself, and its failover is only noticed by an operation that reaches it:
+its breakers therefore probe at least every :data:`DOMAIN_MAX_COOLDOWN` seconds
+(a probe is one operation of one caller), so caching resumes within that long of
+the store reporting the part healthy again instead of after a doubled cooldown.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from cachekit.exceptions import ConfigurationError
 
-__all__ = ["CircuitBreaker"]
+__all__ = ["DOMAIN_MAX_COOLDOWN", "MAX_DOMAINS", "CircuitBreaker", "DomainBreakers"]
+
+#: Longest time a fault domain's breaker stays open before its next probe, in seconds.
+DOMAIN_MAX_COOLDOWN = 0.5
+#: Most fault domains tracked at once (a Cluster has far fewer nodes); beyond it
+#: breakers without failures are dropped first (they hold no state), then the oldest.
+MAX_DOMAINS = 1024
 
 
 class CircuitBreaker:
@@ -62,6 +76,20 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._probing = False
 
+    def with_cap(self, max_cooldown: float) -> CircuitBreaker:
+        """A new, closed breaker with these settings, cooldowns capped at ``max_cooldown``."""
+        return CircuitBreaker(
+            threshold=self.threshold,
+            cooldown=min(self.base_cooldown, max_cooldown),
+            max_cooldown=min(self.max_cooldown, max_cooldown),
+            clock=self._clock,
+        )
+
+    @property
+    def idle(self) -> bool:
+        """Closed with no failure counted: dropping it loses nothing."""
+        return self._failures == 0 and not self._probing
+
     @property
     def is_open(self) -> bool:
         return self._failures >= self.threshold
@@ -94,3 +122,32 @@ class CircuitBreaker:
                 self._cooldown = min(self._cooldown * 2, self.max_cooldown)
             self._open_until = self._clock() + self._cooldown
         self._probing = False
+
+
+class DomainBreakers:
+    """One :class:`CircuitBreaker` per fault domain, made from a template on first use
+    (cooldowns capped at :data:`DOMAIN_MAX_COOLDOWN`); at most ``limit`` at a time."""
+
+    __slots__ = ("_breakers", "_template", "limit")
+
+    def __init__(self, template: CircuitBreaker, *, limit: int = MAX_DOMAINS) -> None:
+        self._template = template.with_cap(DOMAIN_MAX_COOLDOWN)
+        self._breakers: dict[Hashable, CircuitBreaker] = {}
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._breakers)
+
+    def get(self, domain: Hashable) -> CircuitBreaker:
+        """The breaker of ``domain`` (a new, closed one the first time it is seen)."""
+        breaker = self._breakers.get(domain)
+        if breaker is None:
+            if len(self._breakers) >= self.limit:
+                self._evict()
+            breaker = self._breakers[domain] = self._template.with_cap(DOMAIN_MAX_COOLDOWN)
+        return breaker
+
+    def _evict(self) -> None:
+        idle = [domain for domain, breaker in self._breakers.items() if breaker.idle]
+        for domain in idle or [next(iter(self._breakers))]:
+            del self._breakers[domain]

@@ -7,7 +7,7 @@ core (``Cache``); a backend only stores opaque bytes under string keys.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from typing import ClassVar
 
 from cachekit._storage._usage import Usage
@@ -152,6 +152,20 @@ class AsyncBackend(abc.ABC):
         Say in :attr:`Usage.note` what the count includes when it cannot be exact.
         The default raises :class:`NotImplementedError` (the CLI then says so)."""
         raise NotImplementedError(f"{self.name or type(self).__name__} cannot report its usage")
+
+    def fault_domain(self, key: str) -> Hashable | None:
+        """The part of the store that serves ``key`` and fails on its own (optional).
+
+        A store made of independent parts (a Redis Cluster's nodes) returns the part
+        currently serving ``key`` (e.g. the node's ``"host:port"``); the core then keeps
+        one circuit breaker per part, so one dead node does not stop caching on the
+        others, and it probes a part's open breaker at least every 0.5 s so caching
+        resumes soon after a failover. Batches that span parts are split into one
+        batch per part. Called before every keyed operation: it must be cheap (no
+        I/O, no waiting) and must not raise; ``None`` means "the whole backend".
+
+        The default returns ``None``: one breaker for the whole backend."""
+        return None
 
     async def connect(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Do one-time set-up (import a client library, open a pool) for the running

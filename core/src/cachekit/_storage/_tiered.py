@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 
 from cachekit._storage._backend import AsyncBackend, Usage
 from cachekit._storage._local import LocalBackend
@@ -79,6 +79,10 @@ class TieredBackend(AsyncBackend):
         # Bookkeeping only (no I/O under it): the sync face may use the backend from
         # its loop thread while async callers use it from theirs.
         self._lock = threading.Lock()
+
+    def fault_domain(self, key: str) -> Hashable | None:
+        """The L2's fault domain of ``key`` (the L1 cannot fail on its own)."""
+        return self.l2.fault_domain(key)
 
     def _l1_lifetime(self, ttl: float | None) -> float:
         return self.l1_ttl if ttl is None else min(ttl, self.l1_ttl)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, NoReturn, cast
 
 from cachekit import (
@@ -36,7 +36,7 @@ from redis.exceptions import (
 )
 
 from cachekit_redis import _locks
-from cachekit_redis._clients import Client, LoopClients
+from cachekit_redis._clients import Client, LoopClients, demote_on_failure, node_of
 from cachekit_redis._config import RedisSettings, settings_from_options
 
 __all__ = ["RedisBackend"]
@@ -66,7 +66,7 @@ class RedisBackend(AsyncBackend):
     ``startup_nodes``/``redis_startup_nodes`` (Cluster), ``sentinel_nodes`` +
     ``service_name`` (+ ``sentinel_password``), ``default_in_redis_ttl``;
     fail-fast knobs ``socket_connect_timeout`` (0.5 s), ``socket_timeout`` (none:
-    ``Cache(timeout=)`` bounds each operation), ``retries`` (1, immediate) and ``health_check_interval`` (30 s); ``scan_count``
+    ``Cache(timeout=)`` bounds each operation), ``retries`` (1, immediate; none on a Cluster) and ``health_check_interval`` (30 s); ``scan_count``
     (keys per ``SCAN`` step in ``clear``); ``coalesce_reads`` (on: concurrent
     single-key reads share one ``MGET``, see ``cachekit_redis._coalesce``). Unset options fall back to ``REDIS_URL``,
     ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD``… (see ``cachekit_redis._config``).
@@ -159,6 +159,20 @@ class RedisBackend(AsyncBackend):
                 self._fail("cluster discovery", exc)
         return handle.client
 
+    def fault_domain(self, key: str) -> Hashable | None:
+        """On a Cluster, the node serving ``key``'s slot (``"host:port"``, from the
+        client's slot map: no I/O), so the core keeps one circuit breaker per node and a
+        dead master stops caching only on its own slots. After a failover the client's
+        next topology refresh maps the slot to the promoted replica: a new domain, with a
+        closed breaker. ``None`` (one breaker) for standalone and Sentinel."""
+        if not self._cluster:
+            return None
+        try:
+            handle = self._clients.get()
+        except BackendError:  # not on asyncio: the operation itself will say so
+            return None
+        return node_of(cast("RedisCluster", handle.client), key)
+
     # -- primitives ----------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
         handle = self._clients.get()
@@ -201,6 +215,8 @@ class RedisBackend(AsyncBackend):
             else:
                 values = await client.mget(list(keys))
         except Exception as exc:
+            if isinstance(client, RedisCluster):
+                demote_on_failure(client, keys, exc)
             self._fail("MGET", exc)
         return cast("list[bytes | None]", values)
 
@@ -215,6 +231,8 @@ class RedisBackend(AsyncBackend):
                 pipe.set(key, value, px=px)
             await pipe.execute()
         except Exception as exc:
+            if isinstance(client, RedisCluster):
+                demote_on_failure(client, list(mapping), exc)
             self._fail("SET (pipeline)", exc)
 
     async def clear(self, prefix: str) -> int:

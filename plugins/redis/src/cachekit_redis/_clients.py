@@ -22,16 +22,72 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cachekit_redis._coalesce import FetchOne, ReadCoalescer
 from cachekit_redis._config import RedisSettings
 
-__all__ = ["Client", "Handle", "LoopClients", "build_client"]
+__all__ = ["Client", "Handle", "LoopClients", "build_client", "demote_on_failure", "node_of"]
 
 Client: TypeAlias = "Redis | RedisCluster"
 
 #: How long ``aclose`` waits for a client that lives on another, still running loop.
 _FOREIGN_CLOSE_TIMEOUT = 1.0
+
+
+def node_of(cluster: RedisCluster, key: str) -> str | None:
+    """The name (``host:port``) of the node serving ``key``'s slot in the client's
+    current slot map, or ``None`` before discovery. No I/O: one CRC16 and two lookups."""
+    try:
+        nodes = cluster.nodes_manager.slots_cache.get(key_slot(key.encode()))
+    except UnicodeEncodeError:
+        return None
+    return nodes[0].name if nodes else None
+
+
+def demote_on_failure(cluster: RedisCluster, keys: Sequence[str], exc: BaseException) -> None:
+    """After a batch to one node failed to connect (or timed out), move that node to the
+    end of the client's node list, as redis-py does itself for single commands. Its
+    batch path does not, and the next topology refresh then picks the dead node as the
+    default node: the refresh fails on it and takes every later operation down with it,
+    healthy nodes' included, until the failover."""
+    if not isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return
+    nodes = {node_of(cluster, key) for key in keys}
+    if len(nodes) == 1 and (name := nodes.pop()) is not None:
+        cluster.nodes_manager.move_node_to_end_of_cached_nodes(name)
+
+
+async def _mget_one_node(cluster: RedisCluster, keys: list[str]) -> list[bytes | None]:
+    try:
+        return cast("list[bytes | None]", await cluster.mget_nonatomic(keys))
+    except Exception as exc:  # demote at once, before a sibling batch refreshes the topology
+        demote_on_failure(cluster, keys, exc)
+        raise
+
+
+async def _mget_by_node(
+    cluster: RedisCluster, keys: Sequence[str]
+) -> Sequence[bytes | BaseException | None]:
+    """``MGET`` per node, concurrently; a node's failure is the value of its keys only,
+    so a dead node does not fail reads of keys that live on healthy ones."""
+    groups: dict[str | None, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(node_of(cluster, key), []).append(index)
+    if len(groups) == 1:
+        return await _mget_one_node(cluster, list(keys))
+    parts = list(groups.values())
+    replies = await asyncio.gather(
+        *(_mget_one_node(cluster, [keys[i] for i in part]) for part in parts),
+        return_exceptions=True,
+    )
+    out: list[bytes | BaseException | None] = [None] * len(keys)
+    for part, reply in zip(parts, replies, strict=True):
+        for n, index in enumerate(part):
+            out[index] = reply if isinstance(reply, BaseException) else reply[n]
+    return out
 
 
 class Handle:
@@ -60,13 +116,13 @@ class Handle:
         if isinstance(client, RedisCluster):
             cluster = client
 
-            async def fetch_many(keys: Sequence[str]) -> Sequence[bytes | None]:
-                return cast("list[bytes | None]", await cluster.mget_nonatomic(list(keys)))
+            async def fetch_many(keys: Sequence[str]) -> Sequence[bytes | BaseException | None]:
+                return await _mget_by_node(cluster, keys)
 
         else:
             standalone = client
 
-            async def fetch_many(keys: Sequence[str]) -> Sequence[bytes | None]:
+            async def fetch_many(keys: Sequence[str]) -> Sequence[bytes | BaseException | None]:
                 return cast("list[bytes | None]", await standalone.mget(list(keys)))
 
         # The bound method returns redis-py's coroutine directly: no extra frame per read.
@@ -138,6 +194,11 @@ def _standalone(s: RedisSettings) -> Handle:
 
 def _cluster(s: RedisSettings) -> Handle:
     kwargs = _connection_kwargs(s)
+    # No retry inside the cluster client: its pipeline retry (MGET batches, set_many)
+    # closes every node's connections and sleeps 0.25 s, failing healthy nodes' work in
+    # flight when one node dies. A failed operation instead marks the slot map for a
+    # refresh, and the next one (or the breaker's next probe) runs on the new map.
+    kwargs["retry"] = Retry(NoBackoff(), 0)
     kwargs.update(
         startup_nodes=[ClusterNode(host, port) for host, port in s.nodes],
         # Per node; the async cluster fails (it does not wait) beyond it.

@@ -3,7 +3,8 @@
 A read that finds no other read in flight is sent at once as a plain ``GET``, so a
 lone or sequential caller pays nothing. Reads that arrive while another one is in
 flight are queued and sent together, on the next turn of the event loop, as one
-``MGET`` (one per hash slot on a Cluster). Under load this replaces dozens of
+``MGET`` (one per hash slot on a Cluster, grouped by node: a node's failure fails
+only the reads of its keys). Under load this replaces dozens of
 client round trips, each with redis-py's per-command overhead, by one, which is
 where a busy process spends its CPU. Several batches may be in flight at once, so
 nothing waits behind a slow batch.
@@ -21,7 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 __all__ = ["FetchMany", "FetchOne", "ReadCoalescer"]
 
-FetchMany = Callable[[Sequence[str]], Awaitable[Sequence[bytes | None]]]
+#: Values in key order; an exception in place of a value fails that key's read only.
+FetchMany = Callable[[Sequence[str]], Awaitable[Sequence[bytes | BaseException | None]]]
 FetchOne = Callable[[str], Awaitable[bytes | None]]
 
 
@@ -94,7 +96,9 @@ class ReadCoalescer:
     async def _run(self, batch: list[tuple[str, asyncio.Future[bytes | None]]]) -> None:
         try:
             if len(batch) == 1:
-                values: Sequence[bytes | None] = [await self._fetch_one(batch[0][0])]
+                values: Sequence[bytes | BaseException | None] = [
+                    await self._fetch_one(batch[0][0])
+                ]
             else:
                 values = await self._fetch_many([key for key, _ in batch])
             if len(values) != len(batch):
@@ -112,7 +116,11 @@ class ReadCoalescer:
                 raise
         else:
             for (_, future), value in zip(batch, values, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(value, BaseException):
+                    future.set_exception(value)
+                else:
                     future.set_result(value)
         finally:
             self.inflight -= 1

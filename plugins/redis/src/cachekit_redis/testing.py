@@ -16,6 +16,11 @@ on free ports on ``127.0.0.1``, in a temporary directory, with persistence off
     with RedisClusterServer() as cluster:  # 3 masters, all 16384 slots assigned
         Cache.from_url(cluster.url)        # redis+cluster://127.0.0.1:p1,...
 
+    with RedisClusterServer(replicas=1) as cluster:  # + one replica per master
+        victim = cluster.node_for_slot(slot)
+        victim.kill()                      # its replica is promoted after node_timeout_ms
+        cluster.wait_ok()                  # every live node reports cluster_state:ok
+
     with RedisSentinelServer() as sentinel:  # a master plus one sentinel
         Cache.from_url(sentinel.url)       # redis+sentinel://127.0.0.1:p/mymaster
 
@@ -138,21 +143,37 @@ class RedisServer(ServerProcess):
 
 
 class RedisClusterServer:
-    """A Redis Cluster of ``masters`` nodes (no replicas) on free loopback ports."""
+    """A Redis Cluster of ``masters`` nodes, each with ``replicas`` replicas, on free
+    loopback ports. ``node_timeout_ms`` is ``cluster-node-timeout`` (how long a dead
+    master goes unnoticed before its replica takes over); ``require_full_coverage``
+    false keeps the slots of live masters served while a master is down;
+    ``extra_args`` go to every node."""
 
-    def __init__(self, masters: int = 3, *, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        masters: int = 3,
+        *,
+        replicas: int = 0,
+        node_timeout_ms: int = 2000,
+        require_full_coverage: bool = True,
+        extra_args: Sequence[str] = (),
+        binary: str | None = None,
+    ) -> None:
         if masters < 3:
             raise ValueError("redis-cli --cluster create needs at least 3 masters")
+        self.replicas = replicas
         self.directory = Path(tempfile.mkdtemp(prefix="cachekit-redis-cluster-"))
         self.nodes: list[RedisServer] = []
-        for i in range(masters):
+        for i in range(masters * (1 + replicas)):
             node_dir = self.directory / f"node-{i}"
             port = free_port()
             extra = [
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(node_dir / "nodes.conf"),
                 "--cluster-port", str(free_port()),
-                "--cluster-node-timeout", "2000",
+                "--cluster-node-timeout", str(node_timeout_ms),
+                "--cluster-require-full-coverage", "yes" if require_full_coverage else "no",
+                *extra_args,
             ]  # fmt: skip
             self.nodes.append(
                 RedisServer(port, extra_args=extra, binary=binary, directory=node_dir)
@@ -173,8 +194,9 @@ class RedisClusterServer:
             node.start()
         cli = find_binary("redis-cli")
         addresses = [f"{node.host}:{node.port}" for node in self.nodes]
+        create = [cli, "--cluster", "create", *addresses, "--cluster-replicas"]
         result = subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [*create, str(self.replicas), "--cluster-yes"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=60,
@@ -185,23 +207,80 @@ class RedisClusterServer:
             raise RuntimeError(
                 f"redis-cli --cluster create failed:\n{result.stdout.decode()[-2000:]}"
             )
-        self._wait_ok()
+        try:
+            self.wait_ok(_STARTUP_TIMEOUT, synced=True)
+        except RuntimeError:
+            self.close()
+            raise
         return self
 
-    def _wait_ok(self) -> None:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
+    def live_nodes(self) -> list[RedisServer]:
+        return [node for node in self.nodes if node.running]
+
+    def wait_ok(self, timeout: float = _STARTUP_TIMEOUT, *, synced: bool = False) -> None:
+        """Wait until every live node reports ``cluster_state:ok`` with all 16384 slots
+        ok, i.e. served by a master not flagged failing (with
+        ``require_full_coverage=False`` the state stays ok while a dead master's slots
+        are unserved; ``cluster_slots_ok`` says when its replica took them over), and,
+        with ``synced``, every replica's link to its master is up."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            infos = [node.command("CLUSTER", "INFO") for node in self.nodes]
-            texts = [i.decode() if isinstance(i, bytes) else str(i) for i in infos]
-            if all("cluster_state:ok" in t and "cluster_slots_assigned:16384" in t for t in texts):
+            if all(self._node_ok(node, synced) for node in self.live_nodes()):
                 return
             time.sleep(0.05)
-        self.close()
         raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
 
+    @staticmethod
+    def _node_ok(node: RedisServer, synced: bool) -> bool:
+        info = node.command("CLUSTER", "INFO")
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+            return False
+        if not synced:
+            return True
+        replication = node.command("INFO", "replication")
+        return bool(
+            replication.get("role") != "slave" or replication.get("master_link_status") == "up"
+        )
+
+    @staticmethod
+    def wait_replicated(master: RedisServer, timeout: float = 10.0) -> None:
+        """Wait until ``master``'s first replica has every write it took (its
+        replication offset caught up), e.g. before killing ``master``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = master.command("INFO", "replication")
+            replica = info.get("slave0")
+            if replica and int(replica["offset"]) >= int(info["master_repl_offset"]):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"the replica of {master.address} did not catch up")
+
+    def wait_failover(self, dead: RedisServer, timeout: float = 30.0) -> None:
+        """After ``dead`` was killed: wait until a replica serves its slots (as every
+        live node's ``CLUSTER SLOTS`` says) and the cluster is ok again
+        (:meth:`wait_ok`). Waiting for ``cluster_state:ok`` alone is not enough: right
+        after a kill the cluster has not noticed yet and still reports ok."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            served = [
+                int(entry[2][1])
+                for node in self.live_nodes()
+                for entry in node.command("CLUSTER", "SLOTS")
+            ]
+            if dead.port not in served:
+                self.wait_ok(max(0.0, deadline - time.monotonic()))
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"no replica took over the slots of {dead.address}")
+
+    def is_ok(self) -> bool:
+        """Whether every live node reports ``cluster_state:ok`` and all slots ok right now."""
+        return all(self._node_ok(node, False) for node in self.live_nodes())
+
     def node_for_slot(self, slot: int) -> RedisServer:
-        """The master that serves hash slot ``slot``."""
-        for entry in self.nodes[0].command("CLUSTER", "SLOTS"):
+        """The master that serves hash slot ``slot`` (as a live node sees it)."""
+        for entry in self.live_nodes()[0].command("CLUSTER", "SLOTS"):
             start, end, master = entry[0], entry[1], entry[2]
             if start <= slot <= end:
                 port = int(master[1])
@@ -210,7 +289,7 @@ class RedisClusterServer:
 
     def command_calls(self, name: str) -> int:
         """Calls of command ``name`` summed over every node."""
-        return sum(node.command_calls(name) for node in self.nodes)
+        return sum(node.command_calls(name) for node in self.live_nodes())
 
     def close(self) -> None:
         for node in self.nodes:
