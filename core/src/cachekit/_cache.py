@@ -23,17 +23,14 @@ import pluggy
 from cachekit._build import build_parts
 from cachekit._engine._runner import run_on_loop_thread
 from cachekit._engine._stats import CacheStats
-from cachekit._engine._steps import Materialize, plain_value, write_items
+from cachekit._engine._steps import kv_materializer, write_items
 from cachekit._kernel._manager import get_plugin_manager
 from cachekit._kernel._urls import options_from_url
 from cachekit._llm._calls import OVERRIDABLE, Mode
 from cachekit._llm._wrapper import KeyParams, check_call_type, wrap
 from cachekit._policy._controls import NO_CONTROLS, validate_ttl
-from cachekit._policy._envelope import decode_payload
 from cachekit._policy._keys import namespace_prefix, storage_key, validate_namespace
-from cachekit._policy._models import is_model_class, rebuild_payload
 from cachekit._storage._backend import AsyncBackend
-from cachekit.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from cachekit._rekey import Progress, RekeyReport
@@ -49,17 +46,6 @@ DEFAULT_TIMEOUT = 1.0
 
 _NOTHING: Any = object()
 _perf = time.perf_counter
-
-
-def _materializer(response_type: type[Any] | None) -> Materialize:
-    """The read path's last step for the key-value API: JSON data, or the model named."""
-    if response_type is None:
-        return plain_value
-    if not is_model_class(response_type):
-        raise ConfigurationError(
-            f"response_type must be a pydantic model class, got {response_type!r}"
-        )
-    return lambda entry: rebuild_payload(entry.payload, response_type, decode_payload)
 
 
 class Cache:
@@ -210,7 +196,7 @@ class Cache:
             skey = self._key_prefix + key  # the common case, checked cheaply
         else:
             skey = storage_key(key, self.namespace)
-        materialize = plain_value if response_type is None else _materializer(response_type)
+        materialize = kv_materializer(response_type)
         entry = await self._engine.read(skey, "kv", NO_CONTROLS, None, materialize)
         return None if entry is None else entry.result
 
@@ -238,7 +224,7 @@ class Cache:
         if not skeys:
             return []
         entries = await self._engine.read_many(
-            skeys, "kv", materialize=_materializer(response_type)
+            skeys, "kv", materialize=kv_materializer(response_type)
         )
         return [None if e is None else e.result for e in entries]
 

@@ -29,11 +29,11 @@ import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
-from cachekit._engine._events import REFRESHING, CacheEvent, EventKind, emit
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
+from cachekit._engine._reports import Reports
 from cachekit._engine._runner import run_inline, run_on_loop_thread
-from cachekit._engine._savings import LLM_META, Pricing, Saved
+from cachekit._engine._savings import Pricing, Saved
 from cachekit._engine._stats import StatsRecorder
 from cachekit._engine._steps import (
     Fallback,
@@ -64,7 +64,7 @@ _perf = time.perf_counter
 _loads = orjson.loads
 
 
-class Engine:
+class Engine(Reports):
     """The read and write paths of one cache over one backend (see the module docstring)."""
 
     def __init__(
@@ -317,103 +317,6 @@ class Engine:
             raise self.mapped("close", exc) from exc
 
     # -- counting and events ---------------------------------------------------------------
-    def namespace_of(self, key: str) -> str:
-        if key.startswith(self._prefix):
-            return self.namespace
-        if key.startswith(KEY_PREFIX):
-            return key[len(KEY_PREFIX) :].split(":", 1)[0]
-        return self.namespace
-
-    async def _emit(
-        self, kind: EventKind, call_type: str, key: str, start: float, **extra: Any
-    ) -> None:
-        event = CacheEvent(
-            kind, call_type, key, self.namespace_of(key), self.name, _perf() - start, **extra
-        )
-        failed = await emit(self.plugins, event)
-        if failed:
-            self.stats.errors += failed
-
-    async def hit(
-        self,
-        call_type: str,
-        key: str,
-        start: float,
-        entry: Entry,
-        similarity: float | None = None,
-        model: str | None = None,
-    ) -> None:
-        """Count a hit and what it saved (from the entry's ``meta["llm"]``), and report it."""
-        if self.hit_counted(call_type, key, entry, model):
-            await self.hit_event(call_type, key, start, entry, similarity, model)
-        self.stats.get_latency.append(_perf() - start)
-
-    def hit_counted(self, call_type: str, key: str, entry: Entry, model: str | None) -> bool:
-        """Count a hit and its savings; return whether an observer wants the event."""
-        meta = entry.meta
-        saved = None if meta is None else Saved.of(meta, self.pricing)
-        self.stats.hit(call_type, self.namespace_of(key), model, saved)
-        if entry.stale_s:
-            self.stats.stale_hits += 1
-        if self.shared is not None:
-            self.shared.tick()
-        return bool(self._hit_hook.get_hookimpls())
-
-    async def hit_event(
-        self,
-        call_type: str,
-        key: str,
-        start: float,
-        entry: Entry,
-        similarity: float | None,
-        model: str | None,
-        **flags: Any,
-    ) -> None:
-        extra: dict[str, Any] = {"model": model, **flags}
-        saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
-        if saved is not None:
-            extra.update(
-                model=saved.model or model,
-                tokens_saved=saved.tokens,
-                prompt_tokens_saved=saved.prompt_tokens,
-                completion_tokens_saved=saved.completion_tokens,
-                latency_saved_s=saved.latency_s,
-                cost_saved=saved.cost,
-            )
-        if entry.stale_s and "stale" not in extra:
-            extra["stale"] = "while-revalidate"
-        age = self.clock() - entry.created_at
-        await self._emit("hit", call_type, key, start, age_s=age, similarity=similarity, **extra)
-
-    async def miss(self, call_type: str, key: str, start: float, model: str | None = None) -> None:
-        stats = self.stats
-        stats.miss(call_type, self.namespace_of(key), model)
-        if self.shared is not None:
-            self.shared.tick()
-        if self._observers["miss"].get_hookimpls():
-            await self._emit("miss", call_type, key, start, model=model)
-        stats.get_latency.append(_perf() - start)
-
-    async def stored(
-        self, call_type: str, key: str, start: float, ttl: float | None, meta: Any = None
-    ) -> None:
-        self.stats.stores += 1
-        if self._observers["store"].get_hookimpls():
-            record = meta.get(LLM_META) if meta else None  # the model, for LLM entries
-            model = record.get("model") if isinstance(record, dict) else None
-            await self._emit(
-                "store", call_type, key, start, ttl_s=ttl, model=model, refresh=REFRESHING.get()
-            )
-
-    async def error(
-        self, call_type: str, key: str, start: float, error: BaseException, stage: str = ""
-    ) -> None:
-        """Count an absorbed failure, warn once per kind, and report the event."""
-        self.stats.errors += 1
-        self.failures.report(error, call_type, stage)
-        if self._observers["error"].get_hookimpls():
-            await self._emit("error", call_type, key, start, error=error, refresh=REFRESHING.get())
-
     # -- the sync face -------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion from synchronous code (inline or on the loop thread)."""

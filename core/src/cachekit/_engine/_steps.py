@@ -9,10 +9,19 @@ from typing import Any, Protocol
 
 import orjson
 
-from cachekit._policy._envelope import Entry
-from cachekit.exceptions import EntryError
+from cachekit._policy._envelope import Entry, decode_payload
+from cachekit._policy._models import is_model_class, rebuild_payload
+from cachekit.exceptions import ConfigurationError, EntryError
 
-__all__ = ["Fallback", "Materialize", "Protector", "materialize", "plain_value", "write_items"]
+__all__ = [
+    "Fallback",
+    "Materialize",
+    "Protector",
+    "kv_materializer",
+    "materialize",
+    "plain_value",
+    "write_items",
+]
 
 _loads = orjson.loads
 
@@ -57,3 +66,14 @@ def plain_value(entry: Entry) -> Any:
 def write_items(mapping: Mapping[str, Any]) -> list[tuple[str, Any, None]]:
     """``{key: value}`` as :meth:`Engine.write_many` items without metadata."""
     return [(key, value, None) for key, value in mapping.items()]
+
+
+def kv_materializer(response_type: type[Any] | None) -> Materialize:
+    """The read path's last step for the key-value API: JSON data, or the model named."""
+    if response_type is None:
+        return plain_value
+    if not is_model_class(response_type):
+        raise ConfigurationError(
+            f"response_type must be a pydantic model class, got {response_type!r}"
+        )
+    return lambda entry: rebuild_payload(entry.payload, response_type, decode_payload)
