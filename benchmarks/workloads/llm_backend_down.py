@@ -136,7 +136,7 @@ def _build(breaker: Mapping[str, Any], opened: bool) -> Callable[[Ctx, dict[str,
                 if opened:  # three failed calls open the breaker (threshold 3)
                     for _ in range(3):
                         ctx.run(op())
-                    if not cache._breaker.is_open:
+                    if not cache._engine.breaker.is_open:
                         raise RuntimeError("the breaker did not open")
 
                 def check() -> str | None:
@@ -262,7 +262,7 @@ def profile(calls: int = 50_000, top: int = 25) -> None:
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(run(3))
-    assert cache._breaker.is_open, "the breaker did not open"
+    assert cache._engine.breaker.is_open, "the breaker did not open"
     plain = loop.run_until_complete(run(calls))
     profiler = cProfile.Profile()
     profiler.enable()

@@ -22,5 +22,7 @@ from cachekit_otel._observer import DISABLE_ENV, OtelObserver, Tracing
 
 __all__ = ["DISABLE_ENV", "OtelObserver", "Tracing", "observer"]
 
+__version__ = "0.1.0"
+
 #: The instance the ``cachekit`` entry point registers on every plugin manager.
 observer = OtelObserver()

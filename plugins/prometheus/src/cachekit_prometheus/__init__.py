@@ -21,5 +21,7 @@ from cachekit_prometheus._observer import DISABLE_ENV, PrometheusObserver
 
 __all__ = ["DISABLE_ENV", "PrometheusObserver", "observer"]
 
+__version__ = "0.1.0"
+
 #: The instance the ``cachekit`` entry point registers on every plugin manager.
 observer = PrometheusObserver()
