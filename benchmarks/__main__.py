@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.harness import Row, Settings, render_table, run_workload
 from benchmarks.workloads import discover
 
-PACKAGES = ["cachekit", "litellm", "aiocache", "cashews", "diskcache", "redis", "aioboto3"]
+PACKAGES = ["cachekit-core", "litellm", "aiocache", "cashews", "diskcache", "redis", "aioboto3"]
 PACKAGES += ["prometheus-client", "opentelemetry-sdk"]
 OBSERVER_PLUGINS = ("prometheus", "otel")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"

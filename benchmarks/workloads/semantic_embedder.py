@@ -39,7 +39,7 @@ BATCH = 64
 def build(ctx: Ctx) -> None:
     def one(text: str) -> Any:
         def make() -> Op:
-            from cachekit._embedders import HashEmbedder
+            from cachekit import HashEmbedder
 
             embedder = HashEmbedder()
             return lambda: embedder.embed_one(text)
@@ -50,7 +50,7 @@ def build(ctx: Ctx) -> None:
     ctx.add(f"embed_one, {len(LONG)}-char prompt", one(LONG))
 
     def batch() -> Op:
-        from cachekit._embedders import HashEmbedder
+        from cachekit import HashEmbedder
 
         embedder = HashEmbedder()
         texts = [f"{SHORT} #{i}" for i in range(BATCH)]

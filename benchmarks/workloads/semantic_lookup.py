@@ -72,8 +72,8 @@ def entry_key(namespace: str, i: int) -> str:
 def _fill(ctx: Ctx, cache: Any, namespace: str, n: int) -> tuple[str, float]:
     """Index ``n`` random entries into the partition of ``request(...)`` and store one
     real entry; return the partition and the seconds the bulk index took."""
-    from cachekit._keys import canonical_params
-    from cachekit._semantic import partition_of
+    from cachekit._policy._keys import canonical_params
+    from cachekit._semantic._index import partition_of
 
     matrix, _, _ = dataset(n)
     partition = partition_of(namespace, "completion", canonical_params(request(QUESTION)), "hash")
