@@ -33,7 +33,7 @@ from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._reports import Reports
 from cachekit._engine._runner import run_inline, run_on_loop_thread
-from cachekit._engine._savings import Pricing, Saved
+from cachekit._engine._savings import Pricing
 from cachekit._engine._stats import StatsRecorder
 from cachekit._engine._steps import (
     Fallback,
@@ -192,19 +192,9 @@ class Engine(Reports):
         if entry is None or entry.held:  # a held entry is a miss kept for stale-if-error
             await self.miss(call_type, key, start, model)
             return entry
-        meta = entry.meta
-        if entry.stale_s:
-            self.stats.stale_hits += 1
-        self.stats.hit(
-            call_type,
-            self.namespace if key.startswith(self._prefix) else self.namespace_of(key),
-            model,
-            None if meta is None else Saved.of(meta, self.pricing),
-        )
-        if self.shared is not None:
-            self.shared.tick()
+        saved = self.count_hit(call_type, key, entry, model)
         if self._hit_hook.get_hookimpls():
-            await self.hit_event(call_type, key, start, entry, similarity, model)
+            await self.hit_event(call_type, key, start, entry, similarity, model, saved=saved)
         self.stats.get_latency.append(_perf() - start)
         return entry
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Reports"]
 
 _perf = time.perf_counter
+_UNSET = object()
 
 
 class Reports:
@@ -68,20 +69,22 @@ class Reports:
         model: str | None = None,
     ) -> None:
         """Count a hit and what it saved (from the entry's ``meta["llm"]``), and report it."""
-        if self.hit_counted(call_type, key, entry, model):
-            await self.hit_event(call_type, key, start, entry, similarity, model)
+        saved = self.count_hit(call_type, key, entry, model)
+        if self._hit_hook.get_hookimpls():
+            await self.hit_event(call_type, key, start, entry, similarity, model, saved=saved)
         self.stats.get_latency.append(_perf() - start)
 
-    def hit_counted(self, call_type: str, key: str, entry: Entry, model: str | None) -> bool:
-        """Count a hit and its savings; return whether an observer wants the event."""
+    def count_hit(self, call_type: str, key: str, entry: Entry, model: str | None) -> Saved | None:
+        """Count a hit (stale or fresh) and what it saved; return the savings."""
         meta = entry.meta
         saved = None if meta is None else Saved.of(meta, self.pricing)
-        self.stats.hit(call_type, self.namespace_of(key), model, saved)
         if entry.stale_s:
             self.stats.stale_hits += 1
+        namespace = self.namespace if key.startswith(self._prefix) else self.namespace_of(key)
+        self.stats.hit(call_type, namespace, model, saved)
         if self.shared is not None:
             self.shared.tick()
-        return bool(self._hit_hook.get_hookimpls())
+        return saved
 
     async def hit_event(
         self,
@@ -91,11 +94,16 @@ class Reports:
         entry: Entry,
         similarity: float | None,
         model: str | None,
+        *,
+        saved: object = _UNSET,
         **flags: Any,
     ) -> None:
+        """Report a hit to the observers (``saved``: the savings already worked out by
+        :meth:`count_hit`, or left out to work them out here)."""
         extra: dict[str, Any] = {"model": model, **flags}
-        saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
-        if saved is not None:
+        if saved is _UNSET:
+            saved = None if entry.meta is None else Saved.of(entry.meta, self.pricing)
+        if isinstance(saved, Saved):
             extra.update(
                 model=saved.model or model,
                 tokens_saved=saved.tokens,
