@@ -157,6 +157,16 @@ def test_stats_snapshot() -> None:
         ("local://", {"type": "local"}),
         ("local://?namespace=t1&ttl=2.5", {"type": "local", "namespace": "t1", "ttl": 2.5}),
         (
+            "redis://h/0?shared_stats=true&stale_while_revalidate=30&stale_if_error=600",
+            {
+                "type": "redis",
+                "url": "redis://h/0",
+                "shared_stats": True,
+                "stale_while_revalidate": 30.0,
+                "stale_if_error": 600.0,
+            },
+        ),
+        (
             "no-such-scheme://h/x?opt=1",
             {"type": "no-such-scheme", "url": "no-such-scheme://h/x?opt=1"},
         ),
@@ -168,9 +178,11 @@ def test_url_parsing(url: str, expected: dict[str, Any]) -> None:
     assert options_from_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["nothing", "s3://", "local://?ttl=soon"])
+@pytest.mark.parametrize(
+    "url", ["nothing", "s3://", "local://?ttl=soon", "local://?shared_stats=maybe"]
+)
 def test_bad_urls(url: str) -> None:
-    with pytest.raises(ValueError, match=r"URL|bucket|ttl"):
+    with pytest.raises(ValueError, match=r"URL|bucket|ttl|shared_stats"):
         Cache.from_url(url)
 
 

@@ -27,8 +27,19 @@ __all__ = ["UrlParser", "coerce", "options_from_url", "url_schemes"]
 
 UrlParser = Callable[[str], dict[str, Any]]
 
+
+def _flag(raw: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``)."""
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 #: Query parameters that configure the core rather than the backend.
-_CORE_OPTIONS: dict[str, type] = {
+_CORE_OPTIONS: dict[str, Callable[[str], Any]] = {
     "namespace": str,
     "ttl": float,
     "timeout": float,
@@ -38,6 +49,9 @@ _CORE_OPTIONS: dict[str, type] = {
     "single_flight": str,
     "single_flight_lease": float,
     "single_flight_wait": float,
+    "stale_while_revalidate": float,
+    "stale_if_error": float,
+    "shared_stats": _flag,
 }
 
 
@@ -103,7 +117,9 @@ def options_from_url(url: str, pm: pluggy.PluginManager | None = None) -> dict[s
         try:
             options[name] = kind(raw)
         except ValueError:
-            what = {int: "an integer", float: "a number"}.get(kind, "a string")
+            what = {int: "an integer", float: "a number", _flag: "true or false"}.get(
+                kind, "a string"
+            )
             raise ConfigurationError(
                 f"URL option {name} must be {what}, got {raw!r} (in ?{name}=...)"
             ) from None
