@@ -31,11 +31,15 @@ class TestRedisEncrypted(EncryptedCacheContract):
 
 
 class TestRedisClusterEncrypted(EncryptedCacheContract):
-    """``SCAN`` on every primary: ``rekey`` reaches the entries of every shard."""
+    """``SCAN`` on every primary: ``rekey`` reaches the entries of every shard.
+
+    The Cluster client does not retry (see ``_clients._cluster``): a connection that a
+    loaded CI machine opens in more than the default 0.5 s would fail a rekey batch, so
+    the connect timeout is generous here (rekey raises; it is not fail-open)."""
 
     @pytest.fixture
     def cache_options(self, redis_cluster: RedisClusterServer) -> dict[str, Any]:
-        return {"type": "redis", "url": redis_cluster.url}
+        return {"type": "redis", "url": redis_cluster.url, "socket_connect_timeout": 5.0}
 
 
 class TestTieredRedisEncrypted(EncryptedCacheContract):
