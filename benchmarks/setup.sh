@@ -41,6 +41,12 @@ if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$KEY" ]]; then
 fi
 
 echo "[setup] preparing $VENV" >&2
+# uv from PATH, `python3 -m uv`, or installed privately (scripts/_bootstrap.sh): a bare
+# machine has none of them until the bootstrap installs one.
+# shellcheck source=../scripts/_bootstrap.sh
+source "$ROOT/scripts/_bootstrap.sh"
+find_uv
+uv() { command "${UV[@]}" "$@"; }
 if [[ ! -x "$PY" ]]; then
     uv venv --quiet --python "$(command -v python3)" "$VENV"
 fi
