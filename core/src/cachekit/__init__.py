@@ -24,6 +24,7 @@ from cachekit._global import (
     enable_cache,
     update_cache,
 )
+from cachekit._kernel._lazy import lazy_exports
 from cachekit._kernel._manager import (
     PluginFailure,
     build_plugin_manager,
@@ -99,6 +100,7 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
+    "lazy_exports",
     "openai_embedder",
     "plugin_failures",
     "update_cache",

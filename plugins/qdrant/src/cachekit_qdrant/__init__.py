@@ -17,8 +17,9 @@ when one of them is used or a ``qdrant-semantic`` cache is built.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cachekit import lazy_exports
 
 if TYPE_CHECKING:
     from cachekit_qdrant._backend import QdrantSemanticBackend, point_id
@@ -45,15 +46,4 @@ _LAZY = {
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and no other name
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(import_module(module), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
