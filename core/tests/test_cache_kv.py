@@ -178,6 +178,22 @@ def test_url_parsing(url: str, expected: dict[str, Any]) -> None:
     assert options_from_url(url) == expected
 
 
+def test_query_options_for_plugin_parsers_coerce_and_rename() -> None:
+    from cachekit import query_options
+
+    url = "x://h/p?flag=on&off=No&n=3&f=0.5&name=abc&empty=&region=eu"
+    assert query_options(url, {"region": "x_region_name"}) == {
+        "flag": True,
+        "off": False,
+        "n": 3,
+        "f": 0.5,
+        "name": "abc",
+        "empty": "",
+        "x_region_name": "eu",
+    }
+    assert query_options("x://h/p") == {}
+
+
 @pytest.mark.parametrize(
     "url", ["nothing", "s3://", "local://?ttl=soon", "local://?shared_stats=maybe"]
 )

@@ -32,6 +32,7 @@ from cachekit._kernel._manager import (
     plugin_failures,
 )
 from cachekit._kernel._registry import BackendInfo, backend_registry
+from cachekit._kernel._urls import query_options
 from cachekit._llm._info import CacheInfo, cache_info
 from cachekit._logging import LoggingObserver, disable_logging, enable_logging
 from cachekit._observing import LabelLimit, MetricsObserver, event_is_stale, event_outcome
@@ -103,6 +104,7 @@ __all__ = [
     "lazy_exports",
     "openai_embedder",
     "plugin_failures",
+    "query_options",
     "update_cache",
 ]
 

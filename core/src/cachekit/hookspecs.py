@@ -82,7 +82,9 @@ def cachekit_register_url_schemes(register: RegisterUrlScheme) -> None:
     arguments for the URL, including ``"type"`` (e.g. ``s3://bucket/prefix`` →
     ``{"type": "s3", "s3_bucket_name": "bucket", "s3_path": "prefix"}``). The core
     has already removed its own query options (``namespace``, ``ttl``, ``timeout``,
-    ``l1_*``) from the URL it passes. Raise :class:`cachekit.ConfigurationError` for a
+    ``l1_*``) from the URL it passes; :func:`cachekit.query_options` reads the rest of
+    the query string (values as bool/int/float where they read as one, aliases
+    renamed). Raise :class:`cachekit.ConfigurationError` for a
     URL the parser cannot read; never put credentials into an error message. Returns
     nothing; the first plugin to register a scheme keeps it.
     """

@@ -13,7 +13,7 @@ This module is also the core's own plugin: it registers ``local://`` (``memory:/
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,7 +23,7 @@ from cachekit._kernel._manager import get_plugin_manager, record_failure
 from cachekit.exceptions import ConfigurationError
 from cachekit.hookspecs import hookimpl
 
-__all__ = ["UrlParser", "coerce", "options_from_url", "url_schemes"]
+__all__ = ["UrlParser", "coerce", "options_from_url", "query_options", "url_schemes"]
 
 UrlParser = Callable[[str], dict[str, Any]]
 
@@ -68,6 +68,15 @@ def coerce(value: str) -> Any:
         except ValueError:
             pass
     return value
+
+
+def query_options(url: str, aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The query-string options of ``url`` as backend keyword arguments, for a plugin's
+    ``from_url`` parser: values read as bool, int or float where they can (``true``/
+    ``false``, ``yes``/``no``, ``on``/``off``), names renamed through ``aliases``."""
+    renames = aliases or {}
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return {renames.get(name, name): coerce(value) for name, value in pairs}
 
 
 def url_schemes(pm: pluggy.PluginManager) -> dict[str, UrlParser]:
@@ -137,10 +146,7 @@ def options_from_url(url: str, pm: pluggy.PluginManager | None = None) -> dict[s
 
 
 def _parse_local(url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    options: dict[str, Any] = {"type": "local"}
-    options.update({k: coerce(v) for k, v in parse_qsl(parts.query, keep_blank_values=True)})
-    return options
+    return {"type": "local", **query_options(url)}
 
 
 @hookimpl

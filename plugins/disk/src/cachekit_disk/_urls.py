@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from cachekit import hookimpl
+from cachekit import hookimpl, query_options
 from cachekit.hookspecs import RegisterUrlScheme
 
 __all__ = ["cachekit_register_url_schemes", "parse_disk_url"]
-
-
-def _coerce(value: str) -> Any:
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def parse_disk_url(url: str) -> dict[str, Any]:
@@ -31,7 +17,7 @@ def parse_disk_url(url: str) -> dict[str, Any]:
     path = unquote(parts.netloc + parts.path)
     if path:
         options["disk_cache_dir"] = path
-    options.update({k: _coerce(v) for k, v in parse_qsl(parts.query, keep_blank_values=True)})
+    options.update(query_options(url))
     return options
 
 

@@ -10,9 +10,9 @@ AWS credential chain.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from cachekit import ConfigurationError, hookimpl
+from cachekit import ConfigurationError, hookimpl, query_options
 from cachekit.hookspecs import RegisterUrlScheme
 
 __all__ = ["cachekit_register_url_schemes", "parse_s3_url"]
@@ -25,20 +25,6 @@ _ALIASES = {
     "verify": "s3_verify",
     "api_version": "s3_api_version",
 }
-
-
-def _coerce(value: str) -> Any:
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def parse_s3_url(url: str) -> dict[str, Any]:
@@ -54,8 +40,7 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     prefix = unquote(parts.path).strip("/")
     if prefix:
         options["s3_path"] = prefix
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        options[_ALIASES.get(key, key)] = _coerce(value)
+    options.update(query_options(url, _ALIASES))
     return options
 
 
