@@ -21,13 +21,25 @@ from typing import TYPE_CHECKING, Any
 import openai
 import pytest
 from cachekit import Cache
-from cachekit.testing import OpenAIServer
+from cachekit.testing import (
+    async_openai_client,
+    openai_client,
+    openai_server,
+    openai_server_session,
+)
 from cachekit_redis.testing import RedisServer
 
 from ._sdk import MakeCache
 
 if TYPE_CHECKING:
     from ._litellm import LiteLLMCalls
+
+__all__ = [
+    "async_openai_client",
+    "openai_client",
+    "openai_server",
+    "openai_server_session",
+]  # fixtures
 
 BACKENDS = ("local", "redis", "disk")
 
@@ -53,20 +65,6 @@ def _no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("OPENAI_", "REDIS_", "AZURE_OPENAI")):
             monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="session")
-def _openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_server(_openai_server: OpenAIServer) -> Iterator[OpenAIServer]:
-    """The session's server with no recorded requests and no pending faults."""
-    _openai_server.reset()
-    yield _openai_server
-    _openai_server.reset()
 
 
 @pytest.fixture(scope="session")
@@ -114,19 +112,15 @@ def cache(make_cache: MakeCache) -> Cache:
 
 
 @pytest.fixture
-def client(openai_server: OpenAIServer) -> Iterator[openai.OpenAI]:
+def client(openai_client: openai.OpenAI) -> openai.OpenAI:
     """A sync SDK client on the loopback server (no retries: a request is a request)."""
-    with openai.OpenAI(base_url=openai_server.base_url, api_key="sk-test", max_retries=0) as c:
-        yield c
+    return openai_client
 
 
 @pytest.fixture
-async def aclient(openai_server: OpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
+def aclient(async_openai_client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
     """An async SDK client on the loopback server (no retries)."""
-    async with openai.AsyncOpenAI(
-        base_url=openai_server.base_url, api_key="sk-test", max_retries=0
-    ) as c:
-        yield c
+    return async_openai_client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from cachekit.testing import OpenAIServer
+from cachekit.testing import OPENAI_TEST_KEY, OpenAIServer
 from openai.types import Completion, CreateEmbeddingResponse
 from openai.types.audio import Transcription, TranscriptionVerbose
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ParsedChatCompletion
@@ -198,7 +198,10 @@ def test_requests_are_recorded_counted_and_reset(
     client.embeddings.create(model="e", input="x", encoding_format="float")
     first = openai_server.requests[0]
     assert (first.method, first.path, first.status) == ("POST", "/v1/chat/completions", 200)
-    assert first.json["temperature"] == 0 and first.headers["authorization"] == "Bearer sk-test"
+    assert (
+        first.json["temperature"] == 0
+        and first.headers["authorization"] == f"Bearer {OPENAI_TEST_KEY}"
+    )
     assert first.query == "trace=t1"
     assert openai_server.count("/chat/completions") == 1
     assert openai_server.count("/embeddings") == 1 and openai_server.count() == 2

@@ -26,11 +26,24 @@ import cachekit_litellm
 import litellm
 import openai
 import pytest
-from cachekit.testing import FakeClock, OpenAIServer
+from cachekit.testing import (
+    FakeClock,
+    async_openai_client,
+    openai_client,
+    openai_server,
+    openai_server_session,
+)
 from cachekit_redis.testing import RedisServer
 from cachekit_s3.testing import MotoServer
 
 from ._support import Calls, MakeCache, flush_litellm
+
+__all__ = [
+    "async_openai_client",
+    "openai_client",
+    "openai_server",
+    "openai_server_session",
+]  # fixtures
 
 #: Every backend the doc's examples run on.
 BACKENDS = ("local", "redis", "disk", "s3", "redis-semantic")
@@ -90,32 +103,16 @@ def moto_bucket() -> Iterator[tuple[MotoServer, str]]:
         yield server, "cachekit-litellm"
 
 
-@pytest.fixture(scope="session")
-def _openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
+@pytest.fixture
+def aclient(async_openai_client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
+    """An async SDK client on the loopback server (no retries)."""
+    return async_openai_client
 
 
 @pytest.fixture
-def openai_server(_openai_server: OpenAIServer) -> Iterator[OpenAIServer]:
-    """The session's server with no recorded requests and no pending faults."""
-    _openai_server.reset()
-    yield _openai_server
-    _openai_server.reset()
-
-
-@pytest.fixture
-async def aclient(openai_server: OpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=openai_server.base_url, api_key="sk-test", max_retries=0
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def client(openai_server: OpenAIServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=openai_server.base_url, api_key="sk-test", max_retries=0) as c:
-        yield c
+def client(openai_client: openai.OpenAI) -> openai.OpenAI:
+    """A sync SDK client on the loopback server (no retries: a request is a request)."""
+    return openai_client
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ and ``cachekit-otel``.
 :class:`OpenAIServer` is a loopback OpenAI-compatible HTTP server (standard library
 only) for tests that drive the real ``openai`` SDK or LiteLLM through a cache and
 count, at the server, the requests that were not served from it; the pytest
-fixtures ``openai_server`` (with ``openai_server_session``) and ``async_openai_client`` serve it and an
+fixtures ``openai_server`` (with ``openai_server_session``), ``async_openai_client`` and
+``openai_client`` serve it and an
 ``openai.AsyncOpenAI`` on it to a plugin's ``conftest.py``.
 
 The suites need ``pytest`` and ``anyio``'s pytest plugin (installed with anyio).
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from cachekit.testing._fixtures import (
         OPENAI_TEST_KEY,
         async_openai_client,
+        openai_client,
         openai_server,
         openai_server_session,
     )
@@ -77,6 +79,7 @@ __all__ = [
     "ServerProcess",
     "UploadedFile",
     "async_openai_client",
+    "openai_client",
     "free_port",
     "modules_imported_by",
     "openai_server",
@@ -92,6 +95,7 @@ _LAZY = {
     "ObserverPluginContract": "cachekit.testing._observer_contract",
     "OPENAI_TEST_KEY": "cachekit.testing._fixtures",
     "async_openai_client": "cachekit.testing._fixtures",
+    "openai_client": "cachekit.testing._fixtures",
     "openai_server": "cachekit.testing._fixtures",
     "openai_server_session": "cachekit.testing._fixtures",
     "OpenAIServer": "cachekit.testing._openai",

@@ -1,11 +1,11 @@
 """pytest fixtures for a plugin's tests that drive the real ``openai`` SDK.
 
-Import all three into a ``conftest.py`` (``from cachekit.testing import
-async_openai_client, openai_server, openai_server_session``): ``openai_server`` is
-the session's :class:`OpenAIServer` (``openai_server_session``), reset (no recorded
-requests, no pending faults) for each test;
-``async_openai_client`` is an ``openai.AsyncOpenAI`` on it with no retries, so a
-request counted at the server is one call.
+Import them into a ``conftest.py`` (``from cachekit.testing import
+async_openai_client, openai_client, openai_server, openai_server_session``):
+``openai_server`` is the session's :class:`OpenAIServer` (``openai_server_session``),
+reset (no recorded requests, no pending faults) for each test;
+``async_openai_client`` and ``openai_client`` are an ``openai.AsyncOpenAI`` and an
+``openai.OpenAI`` on it with no retries, so a request counted at the server is one call.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from cachekit.testing._openai import OpenAIServer
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["OPENAI_TEST_KEY", "async_openai_client", "openai_server", "openai_server_session"]
+__all__ = [
+    "OPENAI_TEST_KEY",
+    "async_openai_client",
+    "openai_client",
+    "openai_server",
+    "openai_server_session",
+]
 
 #: The API key the client sends (tests check it never reaches a key, label or log).
 OPENAI_TEST_KEY = "sk-test-not-a-secret"
@@ -47,6 +53,17 @@ async def async_openai_client(openai_server: OpenAIServer) -> AsyncIterator[open
     import openai
 
     async with openai.AsyncOpenAI(
+        base_url=openai_server.base_url, api_key=OPENAI_TEST_KEY, max_retries=0
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def openai_client(openai_server: OpenAIServer) -> Iterator[openai.OpenAI]:
+    """An ``openai.OpenAI`` (sync) on ``openai_server`` (no retries)."""
+    import openai
+
+    with openai.OpenAI(
         base_url=openai_server.base_url, api_key=OPENAI_TEST_KEY, max_retries=0
     ) as client:
         yield client
