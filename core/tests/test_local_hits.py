@@ -232,10 +232,34 @@ async def test_encrypted_hits_open_the_stored_bytes_every_time(
     assert await get(cache, "k") == VALUE
     note = note_of(cache, "k")
     assert isinstance(note, HitNote)
-    assert note.payload is None  # no plaintext kept beside the ciphertext
+    assert not note.payload  # no plaintext kept beside the ciphertext
     assert b"a cached answer" not in note.stored
     clock.advance(60)
     assert kv_hit_now(cache._engine, cache._key("k")) is NOT_NOW
+
+
+async def test_encrypted_hits_during_a_rotation_or_a_migration(
+    get: Any, clock: FakeClock, plugins: pluggy.PluginManager
+) -> None:
+    old = Cache(type="local-shared", clock=clock, plugins=plugins, encryption_key=KEY_A)
+    plain = Cache(type="local-shared", clock=clock, plugins=plugins, namespace="p")
+    await old.aset("k", VALUE)
+    await plain.aset("k", VALUE)
+    rotated = Cache(
+        type="local-shared", clock=clock, plugins=plugins, encryption_keys=[KEY_B, KEY_A]
+    )
+    migrating = Cache(
+        type="local-shared",
+        clock=clock,
+        plugins=plugins,
+        namespace="p",
+        encryption_key=KEY_B,
+        allow_plaintext_reads=True,
+    )
+    for cache in (rotated, migrating):
+        without_read_path(cache)
+        assert [await get(cache, "k"), await get(cache, "k")] == [VALUE, VALUE]
+        assert cache.stats().hits == 2
 
 
 async def test_encrypted_entries_moved_or_under_another_key_are_errors(

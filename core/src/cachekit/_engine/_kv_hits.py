@@ -25,6 +25,7 @@ again (AES-GCM, tag checked, bound to the storage key) and parses the value from
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -44,13 +45,14 @@ __all__ = ["NOT_NOW", "HitNote", "kv_hit_now"]
 NOT_NOW: Any = object()
 
 _perf = time.perf_counter
+_EMPTY = memoryview(b"")
 _loads = orjson.loads
 
 
 class HitNote:
     """What one engine decoded from one stored value, kept beside it by the store."""
 
-    __slots__ = ("expires_at", "owner", "payload", "start", "stored", "tallies")
+    __slots__ = ("expires_at", "owner", "payload", "reopen", "start", "stored", "tallies")
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class HitNote:
         stored: bytes,
         expires_at: float | None,
         start: int,
+        reopen: Callable[[], bytes] | None,
         tallies: tuple[Tally, ...] | None,
     ) -> None:
         #: The engine that decoded it (another engine's protector may not open it).
@@ -68,9 +71,12 @@ class HitNote:
         self.expires_at = expires_at
         #: Where the value's JSON starts in the entry bytes.
         self.start = start
-        #: The value's JSON when the stored bytes are the entry bytes (no protection
-        #: step): a view, not a copy. ``None`` for an encrypted cache.
-        self.payload = memoryview(stored)[start:] if owner.protector is None else None
+        #: The protection step, opening :attr:`stored` again (``Protector.opener``);
+        #: ``None`` when the stored bytes are the entry bytes.
+        self.reopen = reopen
+        #: The value's JSON when there is no protection step (a view, not a copy);
+        #: empty when there is one.
+        self.payload = memoryview(stored)[start:] if reopen is None else _EMPTY
         #: The stats slices a key-value hit on it counts in; ``None`` when its hit has
         #: savings to count (the read path does that).
         self.tallies = tallies
@@ -79,14 +85,20 @@ class HitNote:
 def _take_note(engine: Engine, store: LocalBackend, key: str, stored: bytes) -> HitNote | None:
     """Decode ``stored`` (``None``: it is no entry, the read path reports it) and keep
     the note beside it."""
+    protector = engine.protector
+    reopen = None
     try:
-        raw = engine.unseal(key, stored)
+        if protector is None:
+            raw = stored
+        else:
+            raw, reopen = protector.opener(key, stored)
         entry = decode_entry(raw)
     except EntryError:
         return None
     saves = entry.meta is not None and Saved.of(entry.meta, engine.pricing) is not None
     tallies = None if saves else engine.stats.plain_tallies("kv", engine.namespace_of(key))
-    note = HitNote(engine, stored, entry.expires_at, len(raw) - len(entry.payload), tallies)
+    start = len(raw) - len(entry.payload)
+    note = HitNote(engine, stored, entry.expires_at, start, reopen, tallies)
     store.annotate(key, stored, note)
     return note
 
@@ -115,13 +127,10 @@ def kv_hit_now(engine: Engine, key: str) -> Any:
     expires_at = note.expires_at
     if expires_at is not None and engine.clock() >= expires_at:
         return NOT_NOW  # past its freshness: expired, or stale (the read path's rules)
-    payload = note.payload
-    try:
-        if payload is None:  # encrypted: open the stored bytes again
-            value = _loads(engine.unseal(key, note.stored)[note.start :])
-        else:
-            value = _loads(payload)
-    except (ValueError, EntryError):  # the read path's fallback decoder, or its error
+    reopen = note.reopen
+    try:  # encrypted: the stored bytes are opened again, tag checked
+        value = _loads(note.payload if reopen is None else reopen()[note.start :])
+    except Exception:  # a value orjson cannot read: the read path's fallback decoder
         return NOT_NOW
     stats = engine.stats
     stats.hits += 1

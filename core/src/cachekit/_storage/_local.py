@@ -104,9 +104,16 @@ class LocalBackend(AsyncBackend):
         ``None`` when the key is absent or expired."""
         lock = self._lock
         lock.acquire()
-        try:
-            value = self._get(key)
-            return value if value is None else self._notes.get(key, value)
+        try:  # _get's body, inlined: this is every fast local hit
+            value = self._data.get(key)
+            if value is None:
+                return None
+            deadline = self._deadlines.get(key)
+            if deadline is not None and self._clock() >= deadline:
+                self._remove(key)
+                return None
+            self._data.move_to_end(key)
+            return self._notes.get(key, value)
         finally:
             lock.release()
 
