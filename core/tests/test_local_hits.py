@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 import pytest
-from cachekit import Cache, LocalBackend, hookimpl
+from cachekit import BackendError, Cache, LocalBackend, hookimpl
 from cachekit._engine._kv_hits import NOT_NOW, HitNote, kv_hit_now
 from cachekit.hookspecs import RegisterBackend
 from cachekit.testing import FakeClock
@@ -276,7 +276,9 @@ async def test_encrypted_entries_moved_or_under_another_key_are_errors(
     assert stored is not None
     await a.backend.set(a._key("moved"), stored, None)  # bound to another storage key
     assert await get(a, "moved") is None
-    assert (a.stats().hits, a.stats().errors) == (2, 1)
+    await a.backend.set(a._key("short"), stored[:12], None)  # truncated inside its nonce
+    assert await get(a, "short") is None
+    assert (a.stats().hits, a.stats().errors) == (2, 2)
 
 
 async def test_observers_are_told_of_every_hit(
@@ -319,3 +321,23 @@ async def test_a_subclass_of_the_local_backend_keeps_its_own_reads(
     assert await cache.aget("k") == VALUE
     assert cache.get("k") == VALUE
     assert Counting.reads == 2
+
+
+async def test_a_failing_read_is_a_backend_error_as_on_the_read_path(
+    get: Any, plugins: pluggy.PluginManager
+) -> None:
+    class Broken(FakeClock):
+        broken = False
+
+        def __call__(self) -> float:
+            if self.broken:
+                raise RuntimeError("no time")
+            return self.now
+
+    clock = Broken()
+    cache = Cache(type="local", clock=clock, plugins=plugins)
+    await cache.aset("k", VALUE, ttl=60)
+    assert await get(cache, "k") == VALUE
+    clock.broken = True
+    with pytest.raises(BackendError, match="local get failed: RuntimeError: no time"):
+        await get(cache, "k")

@@ -110,7 +110,10 @@ def kv_hit_now(engine: Engine, key: str) -> Any:
     if store is None or engine.hit_observers:
         return NOT_NOW
     start = _perf()
-    found = store.peek(key)
+    try:
+        found = store.peek(key)
+    except Exception as exc:  # a bug, or an injected clock that raised: as the read path
+        raise engine.mapped("get", exc) from exc
     if found is None:
         return NOT_NOW
     if type(found) is HitNote and found.owner is engine:
