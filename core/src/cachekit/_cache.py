@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 import pluggy
 
 from cachekit._build import build_parts
+from cachekit._engine._kv_hits import NOT_NOW, kv_hit_now
 from cachekit._engine._runner import run_on_loop_thread
 from cachekit._engine._stats import CacheStats
 from cachekit._engine._steps import kv_materializer, write_items
@@ -196,6 +197,10 @@ class Cache:
             skey = self._key_prefix + key  # the common case, checked cheaply
         else:
             skey = storage_key(key, self.namespace)
+        if response_type is None:
+            value = kv_hit_now(self._engine, skey)  # a fresh in-process hit, at once
+            if value is not NOT_NOW:
+                return value
         materialize = kv_materializer(response_type)
         entry = await self._engine.read(skey, "kv", NO_CONTROLS, None, materialize)
         return None if entry is None else entry.result
@@ -337,6 +342,10 @@ class Cache:
     # -- sync face -------------------------------------------------------------
     def get(self, key: str, *, response_type: type[T] | None = None) -> Any:
         """Sync twin of :meth:`aget`."""
+        if response_type is None:
+            value = kv_hit_now(self._engine, self._key(key))  # no loop, no coroutine
+            if value is not NOT_NOW:
+                return value
         return self._engine.run(self.aget(key, response_type=response_type))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:

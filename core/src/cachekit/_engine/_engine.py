@@ -29,6 +29,7 @@ import orjson
 import pluggy
 
 from cachekit._engine._breaker import CircuitBreaker
+from cachekit._engine._events import observers_of
 from cachekit._engine._failures import FailureLog
 from cachekit._engine._io import CONNECT_TIMEOUT, Chokepoint
 from cachekit._engine._reports import Reports
@@ -100,10 +101,14 @@ class Engine(Reports):
         # Hook callers are fixed once the specs are added; their implementations are
         # read on every use, so observers registered later are seen at once.
         self._observers = {
-            kind: getattr(plugins.hook, f"cachekit_on_{kind}")
+            kind: observers_of(getattr(plugins.hook, f"cachekit_on_{kind}"))
             for kind in ("hit", "miss", "store", "error")
         }
-        self._hit_hook = self._observers["hit"]
+        self.hit_observers = self._observers["hit"]
+        #: The in-process store that keeps hit notes for this engine's fast key-value
+        #: hits (:mod:`._kv_hits`): the plain ``local`` backend only (a subclass may
+        #: change what a read does), else None.
+        self.note_store = backend if type(backend) is LocalBackend else None
         #: The chokepoint every backend operation goes through (see :mod:`._io`).
         self.chokepoint = Chokepoint(backend, name, timeout, breaker)
         self.io = self.chokepoint.run
@@ -193,7 +198,7 @@ class Engine(Reports):
             await self.miss(call_type, key, start, model)
             return entry
         saved = self.count_hit(call_type, key, entry, model)
-        if self._hit_hook.get_hookimpls():
+        if self.hit_observers:
             await self.hit_event(call_type, key, start, entry, similarity, model, saved=saved)
         self.stats.get_latency.append(_perf() - start)
         return entry

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pluggy
 
-__all__ = ["REFRESHING", "CacheEvent", "EventKind", "StaleKind", "emit"]
+__all__ = ["REFRESHING", "CacheEvent", "EventKind", "StaleKind", "emit", "observers_of"]
 
 logger = logging.getLogger("cachekit")
 
@@ -69,6 +69,27 @@ class CacheEvent:
     completion_tokens_saved: int | None = None
     stale: StaleKind | None = None
     refresh: bool = False
+
+
+class _Polled:
+    """The observers of a hook asked for on each use (a pluggy without a live list)."""
+
+    __slots__ = ("_hook",)
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+
+    def __len__(self) -> int:
+        return len(self._hook.get_hookimpls())
+
+
+def observers_of(hook: Any) -> Sized:
+    """The implementations of ``hook``, kept up to date as plugins come and go: true
+    while anyone observes. It is pluggy's own list of them, which pluggy changes in
+    place (no copy per call, unlike ``get_hookimpls()``: the hot paths test it on every
+    lookup), or, where pluggy keeps no such list, a view that asks on each use."""
+    impls = getattr(hook, "_hookimpls", None)
+    return impls if type(impls) is list else _Polled(hook)
 
 
 async def emit(pm: pluggy.PluginManager, event: CacheEvent) -> int:

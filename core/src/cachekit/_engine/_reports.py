@@ -6,7 +6,7 @@ absorbed failure (``stats()``, shared counters) and tell the observers
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -39,8 +39,8 @@ class Reports:
     stats: StatsRecorder
     shared: SharedStats | None
     failures: FailureLog
-    _observers: dict[str, Any]
-    _hit_hook: Any
+    _observers: dict[str, Sized]
+    hit_observers: Sized
 
     def namespace_of(self, key: str) -> str:
         if key.startswith(self._prefix):
@@ -70,7 +70,7 @@ class Reports:
     ) -> None:
         """Count a hit and what it saved (from the entry's ``meta["llm"]``), and report it."""
         saved = self.count_hit(call_type, key, entry, model)
-        if self._hit_hook.get_hookimpls():
+        if self.hit_observers:
             await self.hit_event(call_type, key, start, entry, similarity, model, saved=saved)
         self.stats.get_latency.append(_perf() - start)
 
@@ -122,7 +122,7 @@ class Reports:
         stats.miss(call_type, self.namespace_of(key), model)
         if self.shared is not None:
             self.shared.tick()
-        if self._observers["miss"].get_hookimpls():
+        if self._observers["miss"]:
             await self._emit("miss", call_type, key, start, model=model)
         stats.get_latency.append(_perf() - start)
 
@@ -130,7 +130,7 @@ class Reports:
         self, call_type: str, key: str, start: float, ttl: float | None, meta: Any = None
     ) -> None:
         self.stats.stores += 1
-        if self._observers["store"].get_hookimpls():
+        if self._observers["store"]:
             record = meta.get(LLM_META) if meta else None  # the model, for LLM entries
             model = record.get("model") if isinstance(record, dict) else None
             await self._emit(
@@ -143,5 +143,5 @@ class Reports:
         """Count an absorbed failure, warn once per kind, and report the event."""
         self.stats.errors += 1
         self.failures.report(error, call_type, stage)
-        if self._observers["error"].get_hookimpls():
+        if self._observers["error"]:
             await self._emit("error", call_type, key, start, error=error, refresh=REFRESHING.get())

@@ -178,6 +178,12 @@ class StatsRecorder:
                 slices = self._slices[(call_type, namespace, model)] = tuple(found)
         return slices
 
+    def plain_tallies(self, call_type: str, namespace: str) -> tuple[Tally, ...]:
+        """The slices a hit without a model or savings counts in (the key-value API's):
+        a caller that keeps them counts such a hit as ``hits += 1`` and ``tally.hits += 1``
+        for each, exactly what :meth:`hit` does, without the lookup."""
+        return self._tallies(call_type, namespace, None)
+
     def hit(self, call_type: str, namespace: str, model: str | None, saved: Saved | None) -> None:
         self.hits += 1
         if saved is not None:

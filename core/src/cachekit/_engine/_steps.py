@@ -43,6 +43,11 @@ class Protector(Protocol):
 
     def open(self, key: str, raw: bytes) -> bytes: ...
 
+    def opener(self, key: str, raw: bytes) -> tuple[bytes, Callable[[], bytes]]:
+        """``open(key, raw)``, and a call that repeats it (checks included) for a reader
+        that opens the same stored bytes again and again."""
+        ...
+
 
 def materialize(entry: Entry, materialize: Materialize) -> EntryError | None:
     """Run the read path's last step; the reason it failed, or ``None``."""

@@ -6,6 +6,10 @@ Expiry is lazy (checked on read) plus an amortised sweep: every
 off a deadline heap, so there is no thread or timer per entry. Every method is
 pure in-process work guarded by a lock, so the backend is safe for concurrent
 tasks and for threads using the sync face.
+
+Beside each value the backend can keep a reader's *note* (:meth:`LocalBackend.annotate`):
+what the reader decoded from those bytes (the engine keeps an entry's parsed header,
+so a hit does not parse it again). A note lives exactly as long as its value.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class LocalBackend(AsyncBackend):
         self._sweep_interval = float(_limit("sweep_interval", sweep_interval, integer=False) or 0)
         self._clock = clock
         self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._notes: dict[str, object] = {}
         self._deadlines: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._bytes = 0
@@ -85,7 +90,21 @@ class LocalBackend(AsyncBackend):
 
     # -- primitives -----------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
-        with self._lock:  # _get's body, inlined: this is every local hit
+        lock = self._lock
+        lock.acquire()  # cheaper than ``with`` (about 80 ns a read)
+        try:
+            return self._get(key)
+        finally:
+            lock.release()
+
+    # -- notes: what a reader decoded from a value, kept beside it ------------------
+    def peek(self, key: str) -> object | None:
+        """:meth:`get` for in-process readers, synchronous: the note kept for the value
+        under ``key`` (:meth:`annotate`) if there is one, else the value's bytes;
+        ``None`` when the key is absent or expired."""
+        lock = self._lock
+        lock.acquire()
+        try:  # _get's body, inlined: this is every fast local hit
             value = self._data.get(key)
             if value is None:
                 return None
@@ -94,7 +113,18 @@ class LocalBackend(AsyncBackend):
                 self._remove(key)
                 return None
             self._data.move_to_end(key)
-            return value
+            return self._notes.get(key, value)
+        finally:
+            lock.release()
+
+    def annotate(self, key: str, value: bytes, note: object) -> None:
+        """Keep ``note`` (what a reader worked out from ``value``: a decoded header)
+        beside ``value`` while that very value is stored under ``key``; replacing,
+        deleting, evicting or expiring it drops the note. Notes are not counted in
+        :attr:`size_bytes` (a reader's note refers to the value's bytes, not a copy)."""
+        with self._lock:
+            if self._data.get(key) is value:
+                self._notes[key] = note
 
     def _get(self, key: str) -> bytes | None:
         value = self._data.get(key)
@@ -167,6 +197,7 @@ class LocalBackend(AsyncBackend):
             return False
         self._bytes -= len(value)
         self._deadlines.pop(key, None)
+        self._notes.pop(key, None)
         return True
 
     async def delete(self, key: str) -> bool:
@@ -202,6 +233,7 @@ class LocalBackend(AsyncBackend):
     async def aclose(self) -> None:
         with self._lock:
             self._data.clear()
+            self._notes.clear()
             self._deadlines.clear()
             self._heap.clear()
             self._bytes = 0
