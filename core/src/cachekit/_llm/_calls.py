@@ -108,9 +108,9 @@ class LLMCalls(Overrides):
         """A request without its key yet, and the namespace its key goes in."""
         if controls is NO_CONTROLS:  # the common case: its defaults were applied once
             controls = self._no_controls
-        request = Request(
-            call_family(call_type), kwargs, controls.with_defaults(*self.stale_defaults)
-        )
+        else:
+            controls = controls.with_defaults(*self.stale_defaults)
+        request = Request(call_family(call_type), kwargs, controls)
         return request, controls.namespace or self.engine.namespace
 
     def request_now(

@@ -101,5 +101,8 @@ class KeyParams:
     def derive(
         self, namespace: str, family: str, kwargs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        params, nested_none = self._params(family, kwargs)
+        if self._hook.get_hookimpls():
+            params, nested_none = self._params(family, kwargs)
+        else:  # the common case, one call shorter
+            params, nested_none = canonicalise(kwargs)
         return derive_key(namespace, family, params, nested_none), params
