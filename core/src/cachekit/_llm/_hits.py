@@ -9,7 +9,9 @@ latency sample). Everything else — a miss, a stale or held entry, a corrupt en
 a value that does not fit, an observer to tell, a backend that would suspend — is
 left undecided (``None``, nothing counted): the caller awaits the read path, which
 reads again and does what it does. A wrapped hit on the ``local`` backend thus
-creates no coroutine of the cache's own.
+creates no coroutine of the cache's own; the price is a second in-process ``get``
+on every other outcome (a miss among them), which only the read path taking the
+bytes already fetched would remove.
 """
 
 from __future__ import annotations
