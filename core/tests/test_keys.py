@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import math
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -234,3 +236,79 @@ def test_key_params_hook_can_adjust_params() -> None:
     assert key(cache, **BASE, user="u1") != key(cache, **BASE, user="u2")
     pm.register(DropUser())
     assert key(cache, **BASE, user="u1") == key(cache, **BASE, user="u2")
+
+
+# -- the key bytes are a contract: pinned for inputs that leave the fast encoding ----------
+
+
+class _Mode(enum.StrEnum):
+    RED = "red"
+
+
+#: Keys computed before the encoding's fast path existed (cachekit 0.1's derivation);
+#: each input exercises one of its fallbacks. A change here changes every stored key:
+#: bump the key format version instead.
+PINNED: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "nested None dropped",
+        {"model": "m", "messages": [{"role": "user", "content": "hi", "name": None}]},
+        "23f4e6a2865a378b283190fd21f0fc0ddbd232aa96d92b81c27f44309c1bd0b5",
+    ),
+    (
+        "list None kept",
+        {"model": "m", "stop": [None, "x"]},
+        "7a9e5db42492ad531fde9b468f372a0cc6e3517f4d18e30b0737b3e7509bb8b3",
+    ),
+    (
+        "non-str keys",
+        {"model": "m", "logit_bias": {50256: -100, 42: 1}},
+        "0a7708de170d210c5a6b0eacbfe968e85fd5f0391855400b45ba5ae30336293b",
+    ),
+    (
+        "big int",
+        {"model": "m", "seed": 2**70},
+        "3abdbbee5d7d4b467ae7cbccbdb9e1dda55248852b27e1df3be22926bd88656e",
+    ),
+    (
+        "lone surrogate",
+        {"model": "m", "messages": [{"role": "user", "content": "a\ud800b"}]},
+        "4abad3b3e12930285667dc729ee3d8c62f40e6cc2f5514e6a1e9e154dca43af5",
+    ),
+    (
+        "integral float",
+        {"model": "m", "temperature": 1.0, "top_p": 0.5, "nested": {"t": 1.0}},
+        "b006709de4b1ff558f511f6ba3618d9c0f59813d18f7260b7021a0bd1fddec3a",
+    ),
+    (
+        "mapping with nested None",
+        {"model": "m", "extra_body": MappingProxyType({"a": {"b": None}})},
+        "f767731dff8889df1d1120fa8304d0cf673950390f6f507f1a65d576a709b839",
+    ),
+    (
+        "str enum",
+        {"model": "m", "mode": _Mode.RED, "nested": [{"mode": _Mode.RED}]},
+        "4446f06a5d5b46f22dba1175267372db45e0297208ab8a8fa519fd2dd4887f7a",
+    ),
+    (
+        "tuple and set",
+        {"model": "m", "stop": ("a", "b"), "tags": frozenset({"y", "x"})},
+        "48d02dd5641e384c07ac105167891344888df8776478bcd0ce78e55aad979cc8",
+    ),
+    (
+        "excluded",
+        {"model": "m", "api_key": "sk-x", "metadata": {"a": None}, "timeout": object()},
+        "abbe903be43a4cdba370876d4e789c3eaeab8f4cdbd1ca8fe6e5693a3a67f402",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "params", "digest"), PINNED, ids=[c[0] for c in PINNED])
+def test_key_bytes_are_pinned(cache: Cache, case: str, params: dict[str, Any], digest: str) -> None:
+    assert key(cache, **params) == f"{KEY_PREFIX}default:completion:{digest}"
+
+
+def test_sdk_sentinels_are_absent(cache: Cache) -> None:
+    openai = pytest.importorskip("openai")
+    given_ = key(cache, model="m", n=1)
+    assert key(cache, model="m", n=1.0, temperature=openai.NOT_GIVEN, top_p=openai.omit) == given_
+    assert given_.endswith("8894cf493ea4af08b5597ee2de3b6ceb9a458666846778b23e1bdb016b3bb2d4")

@@ -15,16 +15,14 @@ behaviour, not itself (a context-variable guard).
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from cachekit._engine._engine import Engine
 from cachekit._engine._steps import Materialize, plain_value
 from cachekit._llm._distributed import DistributedFlight
+from cachekit._llm._overrides import OVERRIDABLE, Overrides
 from cachekit._llm._requests import KeyParams, Request
 from cachekit._llm._revalidate import Revalidator
 from cachekit._llm._singleflight import AsyncSingleFlight, SyncSingleFlight
@@ -44,25 +42,15 @@ from cachekit.exceptions import (
     PluginError,
 )
 
-__all__ = ["MODES", "OVERRIDABLE", "LLMCalls", "Mode"]
+__all__ = ["MODES", "OVERRIDABLE", "LLMCalls", "Mode", "model_of"]
 
 Mode = Literal["default_on", "default_off"]
 MODES = ("default_on", "default_off")
 
 _perf = time.perf_counter
 
-#: Which overridable methods are running a user override right now (re-entry guard).
-_IN_OVERRIDE: ContextVar[frozenset[str]] = ContextVar("cachekit_in_override", default=frozenset())
 
-#: Each overridable step: the async name is preferred, then the sync one.
-_STEPS = {
-    "key": ("async_get_cache_key", "get_cache_key"),
-    "get": ("async_get_cache", "get_cache"),
-    "add": ("async_add_cache", "add_cache"),
-}
-
-
-def _model(request: Request) -> str | None:
+def model_of(request: Request) -> str | None:
     """The request's model, for the per-model stats (``None`` if it names none)."""
     model = request.kwargs.get("model")
     return model if isinstance(model, str) else None
@@ -75,7 +63,7 @@ def _given_entry(value: Any, call_type: str, now: float) -> Entry:
     return entry
 
 
-class LLMCalls:
+class LLMCalls(Overrides):
     """The LLM-call layer of one cache (see the module docstring)."""
 
     def __init__(
@@ -105,48 +93,7 @@ class LLMCalls:
         self._no_controls = NO_CONTROLS.with_defaults(*stale)
         self.revalidator = Revalidator(engine)
         self._ttl_hook = engine.plugins.hook.cachekit_entry_ttl
-        self.has_overrides = False
-
-    # -- overrides -----------------------------------------------------------------------
-    def overrides_changed(self) -> None:
-        """Called by the facade when one of the overridable methods is (un)assigned."""
-        assigned = self.owner.__dict__
-        self.has_overrides = any(name in assigned for name in OVERRIDABLE)
-
-    def override(self, step: str) -> tuple[str, Callable[..., Any]] | None:
-        """The user's override of ``step`` (``"key"``, ``"get"``, ``"add"``), if any and
-        not already running."""
-        if not self.has_overrides:
-            return None
-        assigned = self.owner.__dict__
-        running = _IN_OVERRIDE.get()
-        for name in _STEPS[step]:
-            fn = assigned.get(name)
-            if fn is not None and name not in running:
-                return name, fn
-        return None
-
-    @contextlib.contextmanager
-    def running(self, name: str) -> Iterator[None]:
-        """Mark a built-in method as running: it never dispatches to an override of itself
-        (it runs because there is none, or because that override called it)."""
-        token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | {name})
-        try:
-            yield
-        finally:
-            _IN_OVERRIDE.reset(token)
-
-    async def call_override(
-        self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        token = _IN_OVERRIDE.set(_IN_OVERRIDE.get() | set(_STEPS_OF[name]))
-        try:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        finally:
-            _IN_OVERRIDE.reset(token)
+        self.has_overrides = False  # see Overrides
 
     # -- requests --------------------------------------------------------------------------
     def enabled(self, call_type: str, kwargs: dict[str, Any], controls: CacheControls) -> bool:
@@ -155,26 +102,46 @@ class LLMCalls:
             return False
         return self.mode == "default_on" or controls.use_cache
 
+    def _request(
+        self, call_type: str, kwargs: dict[str, Any], controls: CacheControls
+    ) -> tuple[Request, str]:
+        """A request without its key yet, and the namespace its key goes in."""
+        if controls is NO_CONTROLS:  # the common case: its defaults were applied once
+            controls = self._no_controls
+        else:
+            controls = controls.with_defaults(*self.stale_defaults)
+        request = Request(call_family(call_type), kwargs, controls)
+        return request, controls.namespace or self.engine.namespace
+
+    def request_now(
+        self, call_type: str, kwargs: dict[str, Any], controls: CacheControls
+    ) -> Request | None:
+        """:meth:`request` without awaiting: ``None`` when a ``get_cache_key`` override
+        must be called for the key (only :meth:`request` can); raises like it."""
+        explicit = kwargs.get("cache_key")
+        if explicit is None and self.has_overrides and self.override("key") is not None:
+            return None
+        request, namespace = self._request(call_type, kwargs, controls)
+        if explicit is not None:
+            request.key = storage_key(explicit, namespace)
+        else:
+            request.key, request.params = self.keys.derive(namespace, request.call_type, kwargs)
+        return request
+
     async def request(
         self, call_type: str, kwargs: dict[str, Any], controls: CacheControls
     ) -> Request:
         """The request with its storage key; raises when no key can be derived."""
-        family = call_family(call_type)
-        if controls is NO_CONTROLS:  # the common case: its defaults were applied once
-            controls = self._no_controls
-        request = Request(family, kwargs, controls.with_defaults(*self.stale_defaults))
-        namespace = controls.namespace or self.engine.namespace
-        explicit = kwargs.get("cache_key")
-        override = None if explicit is not None else self.override("key")
-        if explicit is not None:
-            request.key = storage_key(explicit, namespace)
-        elif override is None:
-            request.key, request.params = self.keys.derive(namespace, family, kwargs)
-        else:
-            key = await self.call_override(override[0], override[1], **kwargs)
-            if not isinstance(key, str) or not key:
-                raise PluginError(f"the {override[0]} override returned {key!r}, not a string")
-            request.key = storage_key(key, namespace)
+        request = self.request_now(call_type, kwargs, controls)
+        if request is not None:
+            return request
+        override = self.override("key")
+        assert override is not None
+        request, namespace = self._request(call_type, kwargs, controls)
+        key = await self.call_override(override[0], override[1], **kwargs)
+        if not isinstance(key, str) or not key:
+            raise PluginError(f"the {override[0]} override returned {key!r}, not a string")
+        request.key = storage_key(key, namespace)
         return request
 
     async def begin(self, kwargs: dict[str, Any], call_type: str | None = None) -> Request | None:
@@ -214,14 +181,14 @@ class LLMCalls:
                 request.controls,
                 fallback,
                 materialize,
-                _model(request),
+                model_of(request),
             )
             return request.answer(entry)
         except CacheKitError as exc:  # fail-open: an outage or a broken embedder is a miss
             start = _perf()
             request.degraded = isinstance(exc, BackendTimeoutError | BackendUnavailableError)
             await engine.error(request.call_type, request.key, start, exc)
-            await engine.miss(request.call_type, request.key, start, _model(request))
+            await engine.miss(request.call_type, request.key, start, model_of(request))
             return None
 
     async def _semantic_lookup(self, request: Request) -> tuple[Entry | None, float | None]:
@@ -275,7 +242,7 @@ class LLMCalls:
                 first.call_type,
                 first.controls,
                 plain_value,
-                _model(first),
+                model_of(first),
             )
             return [r.answer(e) for r, e in zip(requests, entries, strict=True)]
         except CacheKitError as exc:
@@ -387,10 +354,3 @@ class LLMCalls:
             return storage_key(explicit, namespace)
         family = call_family(infer_call_type(kwargs))
         return self.keys.derive(namespace, family, kwargs)[0]
-
-
-#: The names an override of one step blocks while it runs (both twins of the step).
-_STEPS_OF = {name: names for names in _STEPS.values() for name in names}
-
-#: The methods of ``Cache`` a user may replace by assignment (LiteLLM documents it).
-OVERRIDABLE = frozenset(_STEPS_OF)

@@ -2,7 +2,7 @@
 
 The wrapper records what it knows about each result it returns (whole responses
 and stream objects) in a small identity map: the most recent results, strong
-references, bounded (:data:`REMEMBERED`). Identity, not equality: two equal
+references, bounded (:data:`REMEMBERED`, a ring of slots: O(1) per result). Identity, not equality: two equal
 responses, one fresh and one cached, are told apart. Plain values (a ``str``, an
 ``int``) that may be shared by unrelated code are not recorded.
 """
@@ -10,10 +10,11 @@ responses, one fresh and one cached, are told apart. Plain values (a ``str``, an
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["REMEMBERED", "CacheInfo", "cache_info", "remember"]
+__all__ = ["REMEMBERED", "CacheInfo", "Info", "cache_info", "info_of", "remember"]
 
 #: How many results ``cache_info`` can still answer for (the oldest are forgotten).
 REMEMBERED = 1024
@@ -34,28 +35,58 @@ class CacheInfo:
     similarity: float | None = None
 
 
-#: Insertion-ordered: the oldest first. Races between threads can at worst evict an
-#: entry early (``cache_info`` then says ``None``), never give another object's info.
-_results: dict[int, tuple[Any, CacheInfo]] = {}
+#: What :func:`remember` keeps for a result: its :class:`CacheInfo`, or the pieces to
+#: build it from when asked (a hit does not pay for an object nobody may look at).
+Info = CacheInfo | tuple[bool, str, Callable[[str], str], float | None, float | None]
 
 
-def remember(result: Any, info: CacheInfo) -> Any:
+def info_of(
+    hit: bool,
+    key: str,
+    namespace_of: Callable[[str], str],
+    age_s: float | None = None,
+    similarity: float | None = None,
+) -> Info:
+    """The pieces of a :class:`CacheInfo` (``namespace_of`` turns the key into its
+    namespace), built into one only when :func:`cache_info` asks."""
+    return (hit, key, namespace_of, age_s, similarity)
+
+
+#: A ring of the most recent results (oldest overwritten first) and where each sits.
+#: Races between threads can at worst forget a result early (``cache_info`` then says
+#: ``None``), never give another object's info: a slot is checked by identity.
+_ring: list[tuple[Any, Info] | None] = [None] * REMEMBERED
+_slot_of: dict[int, int] = {}
+_next = 0
+
+
+def remember(result: Any, info: Info) -> Any:
     """Record ``info`` for ``result`` (returned unchanged)."""
+    global _next
     if isinstance(result, _SHARED):
         return result
-    ident = id(result)
-    _results.pop(ident, None)
-    _results[ident] = (result, info)
-    if len(_results) > REMEMBERED:
-        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
-            del _results[next(iter(_results))]
+    slot = _next
+    _next = (slot + 1) % REMEMBERED
+    old = _ring[slot]
+    if old is not None:
+        ident = id(old[0])
+        if _slot_of.get(ident) == slot:
+            with contextlib.suppress(KeyError):
+                del _slot_of[ident]
+    _ring[slot] = (result, info)
+    _slot_of[id(result)] = slot
     return result
 
 
 def cache_info(result: Any) -> CacheInfo | None:
     """What the cache did for ``result``, a value a wrapped call returned; ``None`` for
     objects cachekit did not return (or returned more than :data:`REMEMBERED` results ago)."""
-    found = _results.get(id(result))
+    slot = _slot_of.get(id(result))
+    found = None if slot is None else _ring[slot]
     if found is None or found[0] is not result:
         return None
-    return found[1]
+    info = found[1]
+    if isinstance(info, CacheInfo):
+        return info
+    hit, key, namespace_of, age_s, similarity = info
+    return CacheInfo(hit, key, namespace_of(key), age_s, similarity)

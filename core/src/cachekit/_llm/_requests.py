@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from cachekit._policy._controls import CacheControls
-from cachekit._policy._keys import canonical_params, derive_key
+from cachekit._policy._keys import canonical_params, canonicalise, derive_key
 from cachekit.exceptions import PluginError
 
 if TYPE_CHECKING:
@@ -82,9 +82,13 @@ class KeyParams:
 
     def params(self, family: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The parameters that form the key (``ConfigurationError`` if one cannot be keyed)."""
-        params = canonical_params(kwargs)
+        return self._params(family, kwargs)[0]
+
+    def _params(self, family: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
+        """:meth:`params`, and whether they hold a nested ``None`` (``None``: not known)."""
+        params, nested_none = canonicalise(kwargs)
         if not self._hook.get_hookimpls():
-            return params
+            return params, nested_none
         for plugin, caller in self._chain():
             for changed in caller(call_type=family, params=params):
                 if changed is None:
@@ -92,10 +96,13 @@ class KeyParams:
                 if not isinstance(changed, dict):
                     raise PluginError(f"{plugin}: cachekit_key_params must return a dict or None")
                 params = canonical_params(changed)
-        return params
+        return params, None
 
     def derive(
         self, namespace: str, family: str, kwargs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        params = self.params(family, kwargs)
-        return derive_key(namespace, family, params), params
+        if self._hook.get_hookimpls():
+            params, nested_none = self._params(family, kwargs)
+        else:  # the common case, one call shorter
+            params, nested_none = canonicalise(kwargs)
+        return derive_key(namespace, family, params, nested_none), params

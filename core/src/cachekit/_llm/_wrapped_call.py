@@ -17,7 +17,8 @@ from cachekit._engine._savings import LLM_META, llm_meta, usage_of
 from cachekit._llm._calls import LLMCalls
 from cachekit._llm._codec import Codec, mark_hit
 from cachekit._llm._embeddings import EmbeddingPlan, item_id, per_item_inputs
-from cachekit._llm._info import CacheInfo, remember
+from cachekit._llm._hits import lookup_now
+from cachekit._llm._info import Info, info_of, remember
 from cachekit._llm._requests import Request
 from cachekit._policy._controls import CacheControls
 from cachekit._policy._envelope import Entry
@@ -105,7 +106,7 @@ class WrappedCall:
         self.requests: list[Request] = []
         self.plan: EmbeddingPlan | None = None
         self.ticket: int | None = None
-        self.info: CacheInfo | None = None
+        self.info: Info | None = None
         self.start: float | None = None
         #: When the stale entry this call was served was written (it needs a refresh).
         self.stale_at: float | None = None
@@ -122,12 +123,32 @@ class WrappedCall:
             return None
         return self.request
 
-    async def lookup(self) -> Any:
-        """The cached answer, already rebuilt into the caller's type (a list of chunks
-        for a stream), or :data:`MISS`. A stored value that does not fit is a miss."""
-        request = await self.prepare()
+    def lookup_now(self) -> Any:
+        """:meth:`lookup` without awaiting, for a fresh hit in an in-process backend;
+        :data:`MISS` when it cannot say (a miss among them): await :meth:`lookup` then,
+        with the :attr:`request` derived here (if any); it reads again."""
+        calls = self.calls
+        try:
+            request = calls.request_now(self.call_type, self.key_kwargs, self.controls)
+        except Exception:  # lookup() derives it again and reports why it cannot
+            return MISS
         if request is None:
             return MISS
+        self.request = request
+        entry = lookup_now(calls, request, self._materialize)
+        if entry is None:
+            return MISS
+        self._hit_info(request, entry)
+        return entry.result
+
+    async def lookup(self, request: Request | None = None) -> Any:
+        """The cached answer, already rebuilt into the caller's type (a list of chunks
+        for a stream), or :data:`MISS`. A stored value that does not fit is a miss.
+        ``request``: the one :meth:`lookup_now` derived (else derived here)."""
+        if request is None:
+            request = await self.prepare()
+            if request is None:
+                return MISS
         calls = self.calls
         entry = await calls.fetch(request, self._materialize)
         if entry is None:
@@ -139,12 +160,12 @@ class WrappedCall:
 
     def _hit_info(self, request: Request, entry: Entry) -> None:
         engine = self.calls.engine
-        self.info = CacheInfo(
+        self.info = info_of(
             True,
             request.key,
-            engine.namespace_of(request.key),
-            age_s=max(0.0, engine.clock() - entry.created_at),
-            similarity=entry.similarity,
+            engine.namespace_of,
+            max(0.0, engine.clock() - entry.created_at),
+            entry.similarity,
         )
 
     async def held_answer(self, error: BaseException) -> Any:
@@ -220,7 +241,7 @@ class WrappedCall:
             request = self.request
             if request is None:
                 return result
-            info = CacheInfo(False, request.key, self.calls.engine.namespace_of(request.key))
+            info = info_of(False, request.key, self.calls.engine.namespace_of)
         return remember(result, info)
 
     def started(self) -> None:

@@ -9,8 +9,8 @@ flight) and store before returning. Streams and per-item embeddings have their o
 paths. Nothing the cache does can break the call: every cache failure turns it into
 an uncached call plus an error event (and one WARNING per kind).
 
-How the wrapper tells sync from async and which types it rebuilds is described in
-:mod:`cachekit._llm._types`; the steps of one call are in :mod:`cachekit._llm._call`.
+Sync or async, and the types hits are rebuilt into: :mod:`cachekit._llm._types`; the
+steps of one call: :mod:`cachekit._llm._wrapped_call` (a local hit: :mod:`._hits`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from typing import TYPE_CHECKING, Any
 
 from cachekit._llm._codec import Codec
-from cachekit._llm._info import CacheInfo
+from cachekit._llm._info import info_of
 from cachekit._llm._stale import revalidate, revalidate_sync
 from cachekit._llm._streams import (
     RecordingAsyncStream,
@@ -154,7 +154,8 @@ async def _acall(call: WrappedCall) -> Any:
     if call.items is not None:
         return await _aitems(call)
     call.ticket = call.calls.flights.ticket()  # before the read: see _singleflight
-    value = await call.lookup()
+    if (value := call.lookup_now()) is MISS:  # a local hit needs no await
+        value = await call.lookup(call.request)
     if value is not MISS:
         if call.stale_at is not None:
             revalidate(call, _acall)
@@ -267,7 +268,7 @@ def _items_info(call: WrappedCall, result: Any, all_cached: bool) -> Any:
         key = calls.key_of(call.key_kwargs)
     except Exception:
         return result
-    call.info = CacheInfo(all_cached, key, calls.engine.namespace_of(key))
+    call.info = info_of(all_cached, key, calls.engine.namespace_of)
     return call.remember(result)
 
 
@@ -328,7 +329,8 @@ def _call(call: WrappedCall, state: _Kind) -> Any:
     if call.items is not None:
         return _items(call, run, state)
     call.ticket = call.calls.sync_flights.ticket()  # before the read: see _singleflight
-    value = run(call.lookup())
+    if (value := call.lookup_now()) is MISS:  # a local hit needs no event loop
+        value = run(call.lookup(call.request))
     if value is not MISS:
         if call.stale_at is not None:
             revalidate_sync(call, lambda again: _call(again, state))

@@ -15,18 +15,19 @@ same bytes (no string concatenation of values anywhere).
 
 from __future__ import annotations
 
-import datetime as _dt
-import enum
 import hashlib
-import json
-import json.encoder
-import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from cachekit._policy._canonical import (
+    SENTINEL_CLASSES,
+    culprit,
+    file_digest,
+    has_nested_none,
+    key_bytes,
+    plain,
+    special,
+)
 from cachekit._policy._namespaces import (
     DEFAULT_NAMESPACE,
     KEY_PREFIX,
@@ -44,6 +45,7 @@ __all__ = [
     "LLM_FAMILIES",
     "call_family",
     "canonical_params",
+    "canonicalise",
     "derive_key",
     "infer_call_type",
     "namespace_prefix",
@@ -154,120 +156,48 @@ def infer_call_type(params: Mapping[str, Any]) -> str:
     return "completion"
 
 
-#: Class names of SDK "not given" sentinels (``openai.NOT_GIVEN``, ``openai.omit``):
-#: a parameter holding one is absent, exactly like a ``None``-valued one.
-_SENTINEL_CLASSES = frozenset({"NotGiven", "Omit"})
+#: Top-level value types :func:`canonicalise` keeps as they are (containers are walked
+#: for a nested ``None``, see :func:`derive_key`).
+_KEPT = frozenset({str, int, bool, list, dict, tuple})
+_CONTAINERS = frozenset({list, dict, tuple})
 
 
-def _absent(value: Any) -> bool:
-    return value is None or type(value).__name__ in _SENTINEL_CLASSES
+def _holds_none(value: Any) -> bool:
+    """Whether a normalised top-level value is, or holds, a ``None`` the key drops."""
+    return value is None or has_nested_none(value)
 
 
-def _plain(obj: Any) -> Any:
-    """``obj`` as plain JSON values with absent (``None``/sentinel) dict fields dropped at
-    every depth."""
-    cls = type(obj)
-    if cls is dict:
-        return {k: _plain(v) for k, v in obj.items() if not _absent(v)}
-    if cls is list or cls is tuple:
-        return [_plain(v) for v in obj]
-    if cls is str or cls is int or cls is bool or cls is float or obj is None:
-        return obj
-    return _plain(_special(obj))
-
-
-def _special(obj: Any) -> Any:
-    """The JSON form of a value the encoder does not know (also its ``default`` hook)."""
-    if isinstance(obj, bool | int | str):
-        return _base_value(obj)
-    if isinstance(obj, float):
-        return float(obj)
-    if isinstance(obj, type):
-        schema = _json_schema(obj)
-        if schema is not None:  # e.g. a pydantic class as structured outputs' response_format
-            return {"$model": obj.__qualname__, "$schema": schema}
-    elif hasattr(obj, "model_dump"):  # pydantic v2 models (OpenAI / LiteLLM objects)
-        return obj.model_dump(mode="json", exclude_none=True, warnings=False)
-    if isinstance(obj, Mapping):
-        return {str(k): v for k, v in obj.items() if not _absent(v)}
-    if isinstance(obj, bytes | bytearray | memoryview):
-        return {"$bytes.sha256": hashlib.sha256(obj).hexdigest()}
-    if isinstance(obj, set | frozenset):
-        return sorted((_plain(v) for v in obj), key=canonical_bytes)
-    if isinstance(obj, list | tuple):
-        return list(obj)
-    if isinstance(obj, _dt.datetime | _dt.date | _dt.time):
-        return obj.isoformat()
-    raise ConfigurationError(
-        f"cannot derive a cache key from a {type(obj).__qualname__} value; "
-        "pass JSON-like data or a pydantic model"
-    )
-
-
-def _json_schema(cls: type) -> Any:
-    """The JSON schema of a class that has one (pydantic models, and dataclasses or
-    TypedDicts when pydantic is loaded), else ``None``."""
-    schema = getattr(cls, "model_json_schema", None)
-    if schema is not None:
-        return schema()
-    pydantic = sys.modules.get("pydantic")
-    if pydantic is None:
-        return None
-    try:
-        return pydantic.TypeAdapter(cls).json_schema()
-    except Exception:
-        return None
-
-
-def _base_value(obj: Any) -> Any:
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    for base in (bool, int, str):
-        if isinstance(obj, base):
-            return base(obj)
-    return obj  # pragma: no cover - only reached for the bases above
-
-
-def _file_digest(value: Any) -> Any:
-    """Audio/files are keyed by their content, never by their name.
-
-    Accepts bytes, a file object (read and rewound), a path, or OpenAI's tuple
-    form ``(filename, content[, content_type])``.
-    """
-    if isinstance(value, tuple | list) and len(value) >= 2:
-        value = value[1]
-    if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isfile(value)):
-        with open(value, "rb") as fh:
-            value = fh.read()
-    read = getattr(value, "read", None)
-    if read is not None:
-        tell, seek = getattr(value, "tell", None), getattr(value, "seek", None)
-        position = tell() if tell is not None else None
-        value = read()
-        if seek is not None and position is not None:
-            seek(position)
-    if isinstance(value, str):
-        value = value.encode()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"$bytes.sha256": hashlib.sha256(value).hexdigest()}
-    return _plain(value)
-
-
-def _has_nested_none(obj: Any) -> bool:
-    cls = type(obj)
-    if cls is dict:
-        for v in obj.values():
-            if v is None:
-                return True
-            vcls = type(v)
-            if (vcls is dict or vcls is list or vcls is tuple) and _has_nested_none(v):
-                return True
-    elif cls is list or cls is tuple:
-        for v in obj:
-            vcls = type(v)
-            if (vcls is dict or vcls is list or vcls is tuple) and _has_nested_none(v):
-                return True
-    return False
+def canonicalise(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """:func:`canonical_params`, and whether they hold a nested ``None`` (found in the
+    same pass over the top level, so :func:`derive_key` need not walk it again)."""
+    out: dict[str, Any] = {}
+    nested_none = False
+    for k, v in params.items():
+        cls = type(v)
+        if cls in _KEPT and k != "file":
+            if k in EXCLUDED_PARAMS:
+                continue
+            out[k] = v
+            if cls in _CONTAINERS and not nested_none:
+                nested_none = has_nested_none(v)
+        elif v is None or k in EXCLUDED_PARAMS:
+            continue
+        elif cls is float:
+            if v - v != 0:  # NaN or infinite: JSON cannot say it, so it cannot be keyed
+                raise ConfigurationError(f"parameter {k!r}: cannot derive a cache key from {v}")
+            out[k] = int(v) if v.is_integer() else v
+        elif k == "file":
+            out[k] = value = file_digest(v)
+            nested_none = nested_none or _holds_none(value)
+        elif cls.__name__ in SENTINEL_CLASSES:
+            continue
+        else:
+            try:
+                out[k] = value = special(v)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"parameter {k!r}: {exc}") from None
+            nested_none = nested_none or _holds_none(value)
+    return out, nested_none
 
 
 def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,91 +209,30 @@ def canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     left to the encoder in :func:`derive_key`, which walks them only when needed.
     Non-finite floats cannot be keyed (``ConfigurationError``).
     """
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if v is None or k in EXCLUDED_PARAMS:
-            continue
-        cls = type(v)
-        if cls is str or cls is list or cls is dict or cls is int or cls is bool or cls is tuple:
-            out[k] = v if k != "file" else _file_digest(v)
-        elif cls is float:
-            if v - v != 0:  # NaN or infinite: JSON cannot say it, so it cannot be keyed
-                raise ConfigurationError(f"parameter {k!r}: cannot derive a cache key from {v}")
-            out[k] = int(v) if v.is_integer() else v
-        elif k == "file":
-            out[k] = _file_digest(v)
-        elif cls.__name__ in _SENTINEL_CLASSES:
-            continue
-        else:
-            try:
-                out[k] = _special(v)
-            except ConfigurationError as exc:
-                raise ConfigurationError(f"parameter {k!r}: {exc}") from None
-    return out
+    return canonicalise(params)[0]
 
 
-def derive_key(namespace: str, family: str, params: Mapping[str, Any]) -> str:
+def derive_key(
+    namespace: str, family: str, params: Mapping[str, Any], nested_none: bool | None = None
+) -> str:
     """The full storage key of a request whose params came from :func:`canonical_params`.
 
-    orjson sorts keys, turns tuples into lists and calls :func:`_special` for anything
-    else; ``None``-valued fields nested in dicts are the one thing it cannot drop, so
-    only requests that have some are rebuilt first. The check walks containers, never
-    string contents, so it costs the same for 1 KB and 20 KB (a substring search of
-    the bytes for ``null`` cost 0.7 µs at 1 KB and 11 µs at 20 KB, most of the gap to
-    a bare ``sha256(orjson.dumps(...))``).
+    orjson sorts keys, turns tuples into lists and calls ``special`` for anything else;
+    ``None``-valued fields nested in dicts are the one thing it cannot drop, so only
+    requests that have some are rebuilt first (``nested_none``: whether they do, when
+    the caller knows, as :func:`canonicalise` does). The check walks containers, never
+    string contents, so it costs the same for 1 KB and 20 KB (a substring search of the
+    bytes for ``null`` cost 0.7 µs at 1 KB and 11 µs at 20 KB, most of the gap to a bare
+    ``sha256(orjson.dumps(...))``). The encoding: :mod:`cachekit._policy._canonical`.
     """
+    if nested_none is None:
+        nested_none = has_nested_none(params)
+    doc = [family, plain(params) if nested_none else params]
     try:
-        # A nested None must not change the key: rebuild the (rare) requests with one.
-        data = canonical_bytes([family, _plain(params) if _has_nested_none(params) else params])
+        data = key_bytes(doc)
     except (TypeError, ValueError) as exc:  # mixed-type dict keys, unknown types
-        raise ConfigurationError(f"cannot derive a cache key: {_culprit(params)}{exc}") from None
+        raise ConfigurationError(f"cannot derive a cache key: {culprit(params)}{exc}") from None
     return f"{KEY_PREFIX}{namespace}:{family}:{_sha256(data).hexdigest()}"
 
 
 _sha256 = hashlib.sha256
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-
-
-def canonical_bytes(obj: Any) -> bytes:
-    """Compact JSON with sorted keys: orjson, or — for what orjson cannot represent
-    (integers beyond 64 bits, lone surrogates) — the standard library's C encoder
-    with the same settings. A given value always takes the same path."""
-    try:
-        return orjson.dumps(obj, default=_special, option=_OPTIONS)
-    except TypeError as exc:
-        if isinstance(exc.__cause__, ConfigurationError):  # our own "cannot key this"
-            raise exc.__cause__ from None
-        return _fallback_dumps(obj).encode("utf-8", "surrogatepass")
-
-
-def _culprit(params: Mapping[str, Any]) -> str:
-    """``"parameter 'x': "`` for the first parameter that cannot be encoded (error path only)."""
-    for name, value in params.items():
-        try:
-            canonical_bytes(_plain(value))
-        except (TypeError, ValueError):
-            return f"parameter {name!r}: "
-    return ""
-
-
-def _make_fallback() -> Callable[[Any], str]:
-    """Compact, sorted, NaN-refusing JSON through the standard library's C encoder
-    (``JSONEncoder.encode`` adds ~2 µs of Python per call)."""
-    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # pragma: no cover - interpreters without the C accelerator
-        return json.JSONEncoder(
-            ensure_ascii=False,
-            sort_keys=True,
-            separators=(",", ":"),
-            allow_nan=False,
-            default=_special,
-        ).encode
-    # (markers, default, encoder, indent, key_sep, item_sep, sort_keys, skipkeys, allow_nan)
-    encode = c_make_encoder(
-        None, _special, json.encoder.encode_basestring, None, ":", ",", True, False, False
-    )
-    join = "".join
-    return lambda obj: join(encode(obj, 0))
-
-
-_fallback_dumps = _make_fallback()
