@@ -380,6 +380,39 @@ async def test_replaced_inodes_are_recycled_and_stale_readers_miss(tmp_path: Pat
     assert temp_files(tmp_path) == []  # aclose removed the spare inodes
 
 
+@pytest.mark.anyio
+async def test_a_reader_that_loses_its_file_to_a_writer_reads_the_new_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the previous test stages, inside a real read: the reader's inode is
+    exchanged away and recycled for another key mid-read; it reads the path again
+    and finds the entry's new value (a hit, not a miss)."""
+    from cachekit_disk import _store
+
+    backend = DiskBackend(disk_cache_dir=tmp_path)
+    store = backend._store
+    store.spares._grace = 0.0
+    real_read = _store.read_entry_bytes
+    raced: list[int] = []
+
+    def read_after_a_writer(fd: int, size: int) -> bytes:
+        if not raced:  # the first read stalls while two writes go through
+            raced.append(fd)
+            store.set("cachekit:v2:r:a", b"second a", None)
+            store.set("cachekit:v2:r:b", b"b's value", None)  # reuses the inode
+        return real_read(fd, os.fstat(fd).st_size)
+
+    try:
+        await backend.set("cachekit:v2:r:a", b"first a", None)
+        monkeypatch.setattr(_store, "read_entry_bytes", read_after_a_writer)
+        assert store.get("cachekit:v2:r:a") == b"second a"
+        assert raced  # the race happened
+        monkeypatch.undo()
+        assert await backend.get("cachekit:v2:r:b") == b"b's value"  # nothing removed
+    finally:
+        await backend.aclose()
+
+
 # -- the thread hop ------------------------------------------------------------------
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.anyio

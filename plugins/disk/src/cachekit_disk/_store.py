@@ -60,6 +60,8 @@ FsyncPolicy = Literal["none", "file", "full"]
 #: Past this multiple of the cap a writer evicts before it returns (back-pressure).
 HARD_LIMIT = 1.5
 _UTIME_FD = os.utime in os.supports_fd
+#: How many times a read that lost its file to a concurrent writer reads the path again.
+_REREADS = 2
 
 
 class DiskStore:
@@ -109,7 +111,7 @@ class DiskStore:
             out.append(self._read(path, raw))
         return out
 
-    def _read(self, path: str, raw_key: bytes) -> bytes | None:
+    def _read(self, path: str, raw_key: bytes, retries: int = _REREADS) -> bytes | None:
         try:
             opened = open_entry(path)
         except NotAFile:
@@ -121,7 +123,10 @@ class DiskStore:
         try:
             result = read_entry(read_entry_bytes(fd, st.st_size), raw_key)
             if isinstance(result, str):
-                self._discard(path, fd, key=raw_key)
+                if self._discard(path, fd, key=raw_key) and retries:
+                    # A writer exchanged the entry while this read ran (the inode read
+                    # was recycled): the entry is at the path, read it there.
+                    return self._read(path, raw_key, retries - 1)
                 return None
             value, expires_at = result
             if expires_at is not None and self._clock() >= expires_at:
@@ -151,8 +156,9 @@ class DiskStore:
             logger.warning("cachekit-disk: removed a non-regular file at entry path %s", path)
         return gone
 
-    def _discard(self, path: str, fd: int, *, key: bytes | None = None) -> None:
-        """Remove the file open as ``fd`` at ``path``, unless a writer replaced it.
+    def _discard(self, path: str, fd: int, *, key: bytes | None = None) -> bool:
+        """Remove the file open as ``fd`` at ``path``, unless a writer replaced it;
+        returns whether one did (the path holds a newer file: worth reading again).
 
         With ``key`` the file was read as damaged: it is checked once more first, as
         a reader that stalled while the inode was recycled (see ``_recycle``) sees a
@@ -162,19 +168,20 @@ class DiskStore:
             try:
                 current = os.lstat(path)
             except OSError:
-                return
+                return False
             if (current.st_ino, current.st_dev) != (mine.st_ino, mine.st_dev):
-                return
+                return True
             if key is not None:
                 data = read_entry_bytes(fd, os.fstat(fd).st_size)
                 if not isinstance(read_entry(data, key), str):
-                    return
+                    return True
                 logger.warning("cachekit-disk: removing damaged entry file %s", path)
             try:
                 os.unlink(path)
             except OSError:
-                return
+                return False
             self._adjust(-current.st_size)
+            return False
 
     # -- writes ----------------------------------------------------------------
     def set(self, key: str, value: bytes, ttl: float | None) -> bool:
