@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,7 +149,7 @@ def test_cli_rekey_against_redis_shows_no_key_and_no_password(
     env.update(CACHEKIT_ENCRYPTION_KEY=new_b64, CACHEKIT_OLD_ENCRYPTION_KEYS=old_b64)
     for json_flag in ([], ["--json"]):
         done = subprocess.run(
-            [sys.executable, "-m", "cachekit._cli", "--url", server.url, "rekey",
+            [str(Path(sys.executable).with_name("cachekit")), "--url", server.url, "rekey",
              "--namespace", namespace, "--batch-size", "8", *json_flag],
             capture_output=True, text=True, input="", env=env, timeout=120,
         )  # fmt: skip
